@@ -2,16 +2,23 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+CHECKOV := $(VENV)/checkov/bin/checkov
 
 .PHONY: install test lint typecheck unit bench render clean
 
 $(BIN)/pyjobs: pyproject.toml
+	@# the uv that installs everything else comes from pip, the one installer a fresh machine has
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade uv
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/pyjobs
+# checkov pins packages (packaging<24, ...) that pyjobs outgrew: it lives in a venv of its own.
+$(CHECKOV): | $(BIN)/pyjobs
+	test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov
+	$(BIN)/uv pip install --python $(VENV)/checkov/bin/python --quiet 'checkov>=3.2,<4'
+
+install: $(BIN)/pyjobs $(CHECKOV)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -1,0 +1,45 @@
+"""The one exception tree of pyjobs; the server maps it to HTTP in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PyjobsError(Exception):
+    """Root of every error pyjobs raises."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of a request: where, and why."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidTaskError(PyjobsError):
+    """A task request broke a rule; carries every field error found."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        if not errors:
+            raise ValueError("InvalidTaskError needs at least one FieldError")
+        self.errors = tuple(errors)
+        super().__init__(str(errors[0]))
+
+    @classmethod
+    def single(cls, field: str, message: str) -> InvalidTaskError:
+        """An error about one field."""
+        return cls([FieldError(field, message)])
+
+    @property
+    def field(self) -> str:
+        """The first offending field, the one a one-line message names."""
+        return self.errors[0].field
+
+    @property
+    def message(self) -> str:
+        """Why the first offending field was refused."""
+        return self.errors[0].message
