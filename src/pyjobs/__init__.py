@@ -1,1 +1,7 @@
 """pyjobs: run Python code with the pip packages it needs as isolated jobs."""
+
+from pyjobs.errors import FieldError, InvalidTaskError, PyjobsError
+from pyjobs.script import build_script_source
+from pyjobs.spec import TaskSpec
+
+__all__ = ["FieldError", "InvalidTaskError", "PyjobsError", "TaskSpec", "build_script_source"]

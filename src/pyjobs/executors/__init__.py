@@ -1,0 +1,1 @@
+"""Executors: where runs happen (this machine, or an Argo Server)."""
