@@ -1,0 +1,30 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.host import SANDBOX_UID, make_world_dir
+
+
+@pytest.fixture(scope="session")
+def uv_binary() -> Path:
+    """The uv that `make test` installed next to the interpreter running the tests."""
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert found, "uv is not installed; run the tests through `make test`"
+    return Path(found)
+
+
+@pytest.fixture(scope="session")
+def shared_uv_cache() -> Iterator[Path]:
+    """One uv download cache for the whole session, writable by the unprivileged test uid."""
+    root = Path(tempfile.mkdtemp(prefix="pyjobs-test-uv-cache-"))
+    make_world_dir(root, owner=SANDBOX_UID)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
