@@ -1,0 +1,1 @@
+"""Executors: where and how a task's runs happen."""
