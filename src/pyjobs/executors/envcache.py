@@ -1,6 +1,6 @@
 """Content-addressed cache of Python environments: built once per key, then shared read-only.
 
-Layout under the root (see docs in the class): ``envs/<digest>/{env/, meta.json, lock}`` are
+Layout under the root: ``envs/<digest>/{env/, meta.json, lock}`` are
 published envs; ``staging/<digest>.<random>/`` are builds in progress; ``locks/<digest>.lock``
 serialise builds of one key; ``trash/`` holds envs being deleted; ``evict.lock`` serialises
 evictions. Concurrency is by ``flock`` only, so it holds across threads and processes alike.
