@@ -43,3 +43,11 @@ class InvalidTaskError(PyjobsError):
     def message(self) -> str:
         """Why the first offending field was refused."""
         return self.errors[0].message
+
+
+class EnvInUseError(PyjobsError):
+    """A cached environment cannot be removed because a run is using it."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"environment {digest} is in use")
+        self.digest = digest
