@@ -53,15 +53,14 @@ _MAIN = textwrap.dedent(
       local job_dir
       job_dir="$(mktemp -d "$tmp/pyjobs-job.XXXXXX")"
 
-      if ! command -v uv >/dev/null 2>&1; then
-        echo "pyjobs: uv not found; installing it with pip" >&2
-        python3 -m pip install --quiet --disable-pip-version-check --target "$job_dir/uv" uv >&2 \\
-          || setup_failed "uv is missing and could not be installed"
-        export PATH="$job_dir/uv/bin:$PATH"
-      fi
-
       local venv="${PYJOBS_VENV:-$job_dir/venv}"
       if [ ! -e "$venv/.pyjobs-ready" ]; then
+        if ! command -v uv >/dev/null 2>&1; then
+          echo "pyjobs: uv not found; installing it with pip" >&2
+          python3 -m pip install --quiet --disable-pip-version-check --target "$job_dir/uv" uv \\
+            >&2 || setup_failed "uv is missing and could not be installed"
+          export PATH="$job_dir/uv/bin:$PATH"
+        fi
         uv venv --quiet "$venv" || setup_failed "could not create the virtual environment"
         local packages=()
         if [ -n "${DEPENDENCIES:-}" ]; then mapfile -t packages <<<"$DEPENDENCIES"; fi
