@@ -1,0 +1,1 @@
+"""Executors: where and how a job's script runs (local sandbox, Argo)."""
