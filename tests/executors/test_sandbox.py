@@ -18,6 +18,7 @@ from pyjobs.executors.sandbox import (
     resolve_mode,
 )
 from pyjobs.executors.seccomp import ARCHES, build_filter
+from tests.executors import conftest
 from tests.executors.helpers import IS_ROOT, PYTHON, RunPython
 
 bwrap_only = pytest.mark.usefixtures("needs_bwrap")
@@ -285,3 +286,29 @@ def test_wait_timeout_raises_like_popen(workdir: Path) -> None:
         assert box.wait(timeout=10).signal == signal.SIGKILL
     box.kill()
     box.close()
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_missing_bwrap_skips_locally_and_fails_on_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setattr(conftest, "bwrap_unavailable_reason", lambda: "bwrap is not installed")
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="bwrap is not installed"):
+        conftest.require_bwrap()
+
+
+@bwrap_only
+def test_close_removes_the_run_cgroups(run_python: RunPython) -> None:
+    roots = [p for p in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/freezer")) if p.is_dir()]
+
+    def count() -> int:
+        return sum(1 for root in roots for _ in root.glob("**/pyjobs-*"))
+
+    before = count()
+    result = run_python("pass", max_processes=10).result
+    if not any(e.startswith("cgroup") for e in result.enforced):
+        pytest.skip("no writable cgroup hierarchy here")
+    assert count() == before

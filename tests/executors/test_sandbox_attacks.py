@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pyjobs.executors.sandbox import Sandbox, SandboxConfig, SandboxMode
+from pyjobs.executors.sandbox import Sandbox, SandboxConfig, SandboxMode, reap_orphans
 from pyjobs.executors.workdir import read_workdir_file, remove_workdir
 from tests.executors.helpers import (
     IS_ROOT,
@@ -336,3 +337,26 @@ pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 print(len(pids) < 10, os.path.exists("/proc/{os.getpid()}/cmdline") and {os.getpid()} in pids)
 """
     assert run_python(code).output.split() == ["True", "False"]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs a writable cgroup hierarchy")
+def test_runs_orphaned_by_a_dead_server_are_reaped(workdir: Path, host_dir: Path) -> None:
+    token = uuid.uuid4().hex
+    script = host_dir / "server.py"
+    # A stand-in server: starts a mode-none run (which survives it) and dies by SIGKILL.
+    script.write_text(
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from pyjobs.executors.sandbox import Sandbox, SandboxConfig, SandboxMode\n"
+        f"code = 'import time; time.sleep(60)  # {token}'\n"
+        f"workdir = Path({str(workdir)!r})\n"
+        f"config = SandboxConfig(argv=[{PYTHON!r}, '-c', code], env={{}}, workdir=workdir)\n"
+        "Sandbox.start(config, SandboxMode.NONE, 1)\n"
+        "time.sleep(0.5)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    subprocess.run([sys.executable, str(script)], check=False, timeout=30)
+    if not processes_with(token):
+        pytest.skip("no cgroup was available to leave behind")
+    assert reap_orphans() >= 1
+    assert not wait_until_gone(token)

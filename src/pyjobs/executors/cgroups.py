@@ -19,6 +19,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _V2 = ""  # key of the unified hierarchy in /proc/self/cgroup ("0::/path")
+_PREFIX = "pyjobs-"
 
 
 def _mounted_hierarchies() -> dict[str, tuple[Path, str]]:
@@ -85,7 +86,8 @@ class RunCgroup:
         """Create the run's groups where this machine allows it; None if nothing is writable."""
         mounts, own = _mounted_hierarchies(), _own_groups()
         run = cls()
-        name = f"pyjobs-{uuid.uuid4().hex[:12]}"
+        # The server's pid in the name tells orphans (server gone) from live runs of others.
+        name = f"{_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
             run._setup_v1(name, mounts, own, memory_bytes, max_processes)
             run._setup_v2(name, mounts, own, memory_bytes, max_processes)
@@ -197,6 +199,8 @@ class RunCgroup:
         """SIGKILL every process of the run, forks in flight included; True once empty."""
         if self.v2 and _write(self.v2 / "cgroup.kill", "1"):
             return self._wait_empty(timeout)
+        if not self.pids():
+            return True
         # Frozen tasks cannot fork, so one pass catches a fork bomb; SIGKILL lands on thaw.
         frozen = self._freeze()
         deadline = time.monotonic() + timeout
@@ -255,3 +259,30 @@ class RunCgroup:
             else:
                 log.warning("could not remove cgroup %s: %s", path, last)
         self.dirs.clear()
+
+
+def reap_orphans() -> int:
+    """Kill and remove run groups whose server process is gone; return how many.
+
+    A server killed mid-run leaves its groups behind (and, in mode none, their processes);
+    call this at start-up. Groups of live servers, this one included, are left alone.
+    """
+    mounts, own = _mounted_hierarchies(), _own_groups()
+    keys = ("memory", "pids", "freezer", _V2)
+    parents = {d for d in (_group_dir(key, mounts, own) for key in keys) if d is not None}
+    orphans: dict[str, RunCgroup] = {}
+    for parent in parents:
+        for path in parent.glob(f"{_PREFIX}*-*"):
+            owner = path.name.removeprefix(_PREFIX).split("-", 1)[0]
+            if not owner.isdigit() or Path(f"/proc/{owner}").exists():
+                continue
+            run = orphans.setdefault(path.name, RunCgroup())
+            run.dirs.append(path)
+            if (path / "freezer.state").exists():
+                run.freezer_v1 = path
+            if (path / "cgroup.kill").exists():
+                run.v2 = path
+    for run in orphans.values():
+        run.kill_all()
+        run.remove()
+    return len(orphans)

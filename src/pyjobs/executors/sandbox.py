@@ -27,7 +27,7 @@ from typing import Self
 
 from pyjobs.errors import SandboxUnavailableError
 from pyjobs.executors import bwrap, seccomp
-from pyjobs.executors.cgroups import RunCgroup
+from pyjobs.executors.cgroups import RunCgroup, reap_orphans
 from pyjobs.executors.sandbox_config import Mount, SandboxConfig, SandboxMode, SandboxResult
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "SandboxMode",
     "SandboxResult",
     "bwrap_unavailable_reason",
+    "reap_orphans",
     "resolve_mode",
 ]
 
@@ -46,7 +47,10 @@ log = logging.getLogger(__name__)
 SANDBOX_UID = 65534
 _TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 # Paths arrive as positional arguments; no caller-supplied text is ever part of this string.
-_JOIN_CGROUP = 'while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
+# sh exports a PWD of its own, which bwrap's pid 1 would keep on show in /proc/1/environ.
+_JOIN_CGROUP = (
+    'unset PWD; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
+)
 _MIB = 1024 * 1024
 
 
