@@ -51,3 +51,12 @@ class EnvInUseError(PyjobsError):
     def __init__(self, digest: str) -> None:
         super().__init__(f"environment {digest} is in use")
         self.digest = digest
+
+
+class SandboxUnavailableError(PyjobsError):
+    """The sandbox mode asked for cannot be provided on this machine."""
+
+    def __init__(self, mode: str, reason: str) -> None:
+        super().__init__(f"sandbox mode {mode!r} is unavailable: {reason}")
+        self.mode = mode
+        self.reason = reason

@@ -1,0 +1,292 @@
+"""Run one program in bubblewrap (or bare) under rlimits, a per-run cgroup and seccomp.
+
+The process chain, all real programs started with an empty environment (no
+``preexec_fn``: the server is threaded, and user variables must not reach the steps
+that still run as root)::
+
+    sh -c JOIN_CGROUP …    write its own pid to the run's cgroup.procs files, then exec
+    setpriv --reuid=65534 … drop root (only when running as root)
+    prlimit --nproc=… --    rlimits, inherited by everything below
+    bwrap --args FD -- ARGV  (mode bwrap)  |  env -i NAME=VALUE… ARGV  (mode none)
+
+Joining the cgroup from inside the first process, before any exec, means nothing the
+job starts can be born outside it.
+"""
+
+import contextlib
+import functools
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pyjobs.errors import SandboxUnavailableError
+from pyjobs.executors import bwrap, seccomp
+from pyjobs.executors.cgroups import RunCgroup, reap_orphans
+from pyjobs.executors.sandbox_config import Mount, SandboxConfig, SandboxMode, SandboxResult
+
+__all__ = [
+    "SANDBOX_UID",
+    "Mount",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxMode",
+    "SandboxResult",
+    "bwrap_unavailable_reason",
+    "reap_orphans",
+    "resolve_mode",
+]
+
+log = logging.getLogger(__name__)
+
+SANDBOX_UID = 65534
+_TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
+# Paths arrive as positional arguments; no caller-supplied text is ever part of this string.
+# sh exports a PWD of its own, which bwrap's pid 1 would keep on show in /proc/1/environ.
+_JOIN_CGROUP = (
+    'unset PWD; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
+)
+_MIB = 1024 * 1024
+
+
+def _tool(name: str, mode: SandboxMode) -> str:
+    path = shutil.which(name, path=_TOOL_PATH)
+    if path is None:
+        raise SandboxUnavailableError(mode, f"{name} is not installed")
+    return path
+
+
+def _drop_privileges() -> bool:
+    return os.geteuid() == 0
+
+
+def _setpriv(mode: SandboxMode) -> list[str]:
+    uid = str(SANDBOX_UID)
+    return [
+        _tool("setpriv", mode),
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+    ]
+
+
+@functools.cache
+def bwrap_unavailable_reason() -> str | None:
+    """Why bwrap cannot run a sandbox here, or None when it can (probed once per process)."""
+    path = shutil.which("bwrap", path=_TOOL_PATH)
+    if path is None:
+        return "bwrap (bubblewrap) is not installed"
+    try:
+        prefix = _setpriv(SandboxMode.BWRAP) if _drop_privileges() else []
+        argv = [*prefix, path, *bwrap.probe_options(), "--", "/usr/bin/true"]
+        done = subprocess.run(argv, env={}, cwd="/", capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError, SandboxUnavailableError) as exc:
+        return f"bwrap probe failed: {exc}"
+    if done.returncode != 0:
+        return f"bwrap probe failed: {done.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+def resolve_mode(mode: SandboxMode) -> SandboxMode:
+    """Turn AUTO into BWRAP or NONE; raise SandboxUnavailableError if BWRAP cannot work."""
+    if mode is SandboxMode.NONE:
+        return mode
+    problem = bwrap_unavailable_reason()
+    if problem is None:
+        return SandboxMode.BWRAP
+    if mode is SandboxMode.BWRAP:
+        raise SandboxUnavailableError(mode, problem)
+    return SandboxMode.NONE
+
+
+def _prepare_workdir(path: Path, uid: int) -> None:
+    """Hand the fresh workdir to the sandbox user, refusing a symlink in its place."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, uid, uid)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+
+
+def _check_reachable(config: SandboxConfig, uid: int) -> None:
+    for path in [config.workdir, *(m.source for m in config.mounts)]:
+        blocker = bwrap.unreachable_ancestor(Path(path), uid, uid)
+        if blocker is not None:
+            raise PermissionError(
+                f"{path}: the sandbox user (uid {uid}) cannot reach it through {blocker}; "
+                "keep job directories under paths it may traverse"
+            )
+
+
+class Sandbox:
+    """One running sandboxed program; wait(), kill() and close() it."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        mode: SandboxMode,
+        cgroup: RunCgroup | None,
+        enforced: tuple[str, ...],
+    ) -> None:
+        self._proc = proc
+        self._mode = mode
+        self._cgroup = cgroup
+        self._enforced = enforced
+        self._lock = threading.Lock()
+        self._result: SandboxResult | None = None
+        self.pid = proc.pid
+
+    @classmethod
+    def start(cls, config: SandboxConfig, mode: SandboxMode, stdout: int) -> "Sandbox":
+        """Start ``config.argv`` sandboxed; stdout and stderr go to fd ``stdout``."""
+        mode = resolve_mode(mode)
+        drop = _drop_privileges()
+        uid = SANDBOX_UID if drop else os.geteuid()
+        if drop:
+            _prepare_workdir(config.workdir, uid)
+            _check_reachable(config, uid)
+        chain = _setpriv(mode) if drop else []
+        enforced = [f"uid:{uid}"] if drop else []
+        prlimit, limits = _prlimit(config, mode, uid)
+        bundle = bwrap.FdBundle()
+        cgroup = RunCgroup.create(
+            memory_bytes=None if config.memory_mb is None else config.memory_mb * _MIB,
+            max_processes=config.max_processes,
+        )
+        try:
+            if cgroup is not None:
+                enforced += cgroup.enforced
+                join = [_tool("sh", mode), "-c", _JOIN_CGROUP, "pyjobs-cgroup-join"]
+                chain = [*join, *map(str, cgroup.procs_files), "--", *chain]
+            has_memory = cgroup is not None and any("memory" in e for e in cgroup.enforced)
+            if config.memory_mb is not None and not has_memory:
+                # No memory cgroup here: an address-space cap is the only memory limit left.
+                prlimit.append(f"--as={config.memory_mb * _MIB}")
+                limits.append("rlimit:as")
+            chain += [*prlimit, "--"]
+            enforced += limits
+            if mode is SandboxMode.BWRAP:
+                program, cwd = _bwrap_program(config, uid, bundle, enforced), "/"
+            else:
+                program, cwd = _bare_program(config, mode), str(config.workdir)
+            proc = subprocess.Popen(
+                [*chain, *program],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stdout,
+                env={},
+                cwd=cwd,
+                pass_fds=bundle.fds,
+                start_new_session=True,
+            )
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        finally:
+            bundle.close()
+        return cls(proc, mode, cgroup, tuple(enforced))
+
+    def wait(self, timeout: float | None = None) -> SandboxResult:
+        """Wait for the program; raise subprocess.TimeoutExpired like Popen.wait."""
+        returncode = self._proc.wait(timeout)
+        with self._lock:
+            if self._result is None:
+                # The run is over: whatever it left behind (daemons in mode none) goes too.
+                if self._cgroup is not None:
+                    self._cgroup.kill_all()
+                self._result = self._make_result(returncode)
+            return self._result
+
+    def _make_result(self, returncode: int) -> SandboxResult:
+        code: int | None = returncode
+        sig: int | None = None
+        if returncode < 0:
+            code, sig = None, -returncode
+        elif self._mode is SandboxMode.BWRAP and 128 < returncode <= 128 + signal.SIGRTMAX:
+            # bwrap reports a child killed by signal N as exit status 128 + N.
+            code, sig = None, returncode - 128
+        oom = self._cgroup is not None and self._cgroup.oom_killed()
+        return SandboxResult(exit_code=code, signal=sig, oom_killed=oom, enforced=self._enforced)
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree (daemonized grandchildren too); safe to repeat or after exit."""
+        with self._lock:
+            if self._cgroup is not None and not self._cgroup.kill_all():
+                log.warning("sandbox %d: processes survived SIGKILL", self.pid)
+            if self._proc.poll() is None:
+                # Without a cgroup, the session is the best remaining handle on the tree;
+                # under bwrap, killing bwrap tears down its pid namespace as well.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.kill()
+
+    def close(self) -> None:
+        """Kill anything left, reap the program and delete the run's cgroup."""
+        self.kill()
+        self._proc.wait()
+        with self._lock:
+            if self._cgroup is not None:
+                self._cgroup.remove()
+                self._cgroup = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _prlimit(config: SandboxConfig, mode: SandboxMode, uid: int) -> tuple[list[str], list[str]]:
+    """Return the prlimit command and the rlimits it enforces (the caller may add ``--as``)."""
+    argv = [
+        _tool("prlimit", mode),
+        f"--nproc={config.max_processes}",
+        f"--fsize={config.max_file_size_mb * _MIB}",
+        f"--nofile={config.max_open_files}",
+    ]
+    # RLIMIT_NPROC is never checked for root, so it only counts as enforced for others.
+    enforced = ["rlimit:nproc"] if uid != 0 else []
+    enforced += ["rlimit:fsize", "rlimit:nofile"]
+    if config.cpu_seconds is not None:
+        # Soft < hard: SIGXCPU first, so the job can tell why it stops; SIGKILL a second later.
+        argv.append(f"--cpu={config.cpu_seconds}:{config.cpu_seconds + 1}")
+        enforced.append("rlimit:cpu")
+    return argv, enforced
+
+
+def _bwrap_program(
+    config: SandboxConfig, uid: int, bundle: bwrap.FdBundle, enforced: list[str]
+) -> list[str]:
+    filter_ = seccomp.build_filter() if config.seccomp else None
+    options = bwrap.bwrap_options(config, host_uid=uid, bundle=bundle, seccomp=filter_)
+    enforced.append("bwrap")
+    if filter_ is not None:
+        enforced.append("seccomp")
+    if not config.network:
+        enforced.append("net:isolated")
+    fd = bwrap.args_fd(options, bundle)
+    return [_tool("bwrap", SandboxMode.BWRAP), "--args", str(fd), "--", *config.argv]
+
+
+def _bare_program(config: SandboxConfig, mode: SandboxMode) -> list[str]:
+    if not config.network:
+        log.warning("sandbox mode none cannot isolate the network; the job keeps it")
+    if config.mounts:
+        log.warning("sandbox mode none ignores mounts; the job sees host paths")
+    env = [f"{name}={value}" for name, value in config.env.items()]
+    return [_tool("env", mode), "-i", "--", *env, *config.argv]

@@ -1,0 +1,53 @@
+"""Helpers for sandbox tests: inspecting host processes and run results."""
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyjobs.executors.sandbox import SandboxResult
+
+PYTHON = "/usr/bin/python3"
+IS_ROOT = os.geteuid() == 0
+
+
+@dataclass
+class Run:
+    """What a finished run left: its result and its combined output."""
+
+    result: SandboxResult
+    output: str
+
+
+RunPython = Callable[..., Run]
+
+
+def processes_with(token: str) -> list[int]:
+    """Pids of live (non-zombie) host processes whose command line contains ``token``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if token.encode() in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(token: str, timeout: float = 10) -> list[int]:
+    """Poll until no process carries ``token``; return the survivors (empty on success)."""
+    deadline = time.monotonic() + timeout
+    while (left := processes_with(token)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def host_can_fork() -> bool:
+    """Whether the host itself can still start a process."""
+    return subprocess.run(["/usr/bin/true"], check=False).returncode == 0
