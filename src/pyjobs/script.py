@@ -82,6 +82,8 @@ _MAIN = textwrap.dedent(
       write_user_env >"$job_dir/env"
       local assignment
       while IFS= read -r -d '' assignment; do export "$assignment"; done <"$job_dir/env"
+      # As if activated: the code's subprocesses find the venv's python and scripts.
+      export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH"
       exec "$venv/bin/python" -c '%(bootstrap)s' "$job_dir/main.py"
     }
     """
