@@ -60,3 +60,15 @@ class SandboxUnavailableError(PyjobsError):
         super().__init__(f"sandbox mode {mode!r} is unavailable: {reason}")
         self.mode = mode
         self.reason = reason
+
+
+class RunNotFoundError(PyjobsError):
+    """No run with this id is known to the executor."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run {run_id!r}")
+        self.run_id = run_id
+
+
+class ExecutorClosedError(PyjobsError):
+    """The executor is shutting down and takes no more runs."""
