@@ -28,3 +28,10 @@ def shared_uv_cache() -> Iterator[Path]:
     make_world_dir(root, owner=SANDBOX_UID)
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox_root() -> Iterator[Path]:
+    """One env cache and uv cache for the whole session (reachable by the sandbox uid)."""
+    with tempfile.TemporaryDirectory(prefix="pyjobs-test-sandbox-") as name:
+        yield Path(name)

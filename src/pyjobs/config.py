@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     sandbox: SandboxSetting = SandboxSetting.AUTO
     max_concurrent: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     env_cache_max_gb: float = Field(default=20.0, ge=0, description="0 means unbounded.")
+    sandbox_root: Path | None = Field(
+        default=None, description="Env cache and run workdirs; must be reachable by uid 65534."
+    )
+    python: Path | None = Field(default=None, description="Interpreter environments use.")
+    output_limit_mb: int = Field(default=10, ge=1, description="Captured output per run.")
 
     argo_server: str | None = None
     argo_token: SecretStr | None = None

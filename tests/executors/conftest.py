@@ -1,25 +1,25 @@
 """Fixtures for running real programs in the real sandbox."""
 
-import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
+from pyjobs.executors.local import LocalExecutor
+from pyjobs.executors.localconfig import LocalRunConfig, default_python
 from pyjobs.executors.sandbox import Sandbox, SandboxConfig, SandboxMode, bwrap_unavailable_reason
 from tests.executors.helpers import PYTHON, Run, RunPython
+from tests.support.host import require
 
 
 def require_bwrap() -> None:
     """Skip without a working bwrap, except on CI (CI=true) where that is a failure."""
     reason = bwrap_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but the sandbox cannot run: {reason}")
-    pytest.skip(f"bubblewrap unavailable: {reason}")
+    require(reason is None, f"bubblewrap unavailable: {reason}")
 
 
 @pytest.fixture
@@ -78,3 +78,24 @@ def run_python(workdir: Path, host_dir: Path) -> RunPython:
         return Run(result, log.read_text(errors="replace"))
 
     return run
+
+
+@pytest.fixture
+def local_config(tmp_path: Path, shared_sandbox_root: Path) -> LocalRunConfig:
+    """A local-executor configuration with a private home and the session's caches."""
+    require_bwrap()
+    return LocalRunConfig(
+        home=tmp_path / "home",
+        sandbox_root=shared_sandbox_root,
+        sandbox=SandboxMode.BWRAP,
+        max_concurrent=2,
+        python_path=default_python(),
+        uv_path=Path(find_uv_bin()),
+    )
+
+
+@pytest.fixture
+def executor(local_config: LocalRunConfig) -> Iterator[LocalExecutor]:
+    """A running local executor, closed (active runs cancelled) after the test."""
+    with closing(LocalExecutor(local_config)) as local:
+        yield local

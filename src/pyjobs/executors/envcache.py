@@ -222,6 +222,8 @@ class EnvCache:
 
     def _build(self, key: EnvKey, digest: str, build: Callable[[Path], None]) -> tuple[int, float]:
         stage = Path(tempfile.mkdtemp(prefix=f"{digest}.", dir=self._staging))
+        # Builds run sandboxed as another uid, which must reach env/ (but not list stage/).
+        stage.chmod(0o711)
         fd = -1
         try:
             env = stage / _ENV

@@ -42,6 +42,11 @@ NETWORK_VARIABLES = (
 )
 
 
+# What the code itself gets when it has network: how to trust the company's TLS proxy.
+# Proxy and index settings (which may carry credentials) stay with the install step.
+CA_VARIABLES = frozenset({"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
+
+
 def network_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The network-related variables of `environ` (CA bundles, proxies, package indexes)."""
     return {name: environ[name] for name in NETWORK_VARIABLES if name in environ}
