@@ -1,0 +1,97 @@
+"""The original POC's Python API, working for real: build with Hera, run on the backend."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import uuid
+from collections.abc import Iterator
+
+from pyjobs.config import Backend, Settings
+from pyjobs.errors import PyjobsError, RunNotFoundError
+from pyjobs.executors.base import Executor, RunRequest, RunState
+from pyjobs.manifests.hera import build_hera_workflow
+from pyjobs.manifests.options import ManifestOptions
+from pyjobs.spec import TaskSpec
+
+_lock = threading.Lock()
+_executor: Executor | None = None
+_runs_by_workflow: dict[str, str] = {}
+
+
+def default_executor() -> Executor:
+    """The executor of the configured backend, created on first use and then shared."""
+    global _executor  # noqa: PLW0603 - one executor per process, like a connection pool
+    with _lock:
+        if _executor is None:
+            settings = Settings()
+            if settings.backend is not Backend.LOCAL:
+                raise PyjobsError(f"backend {settings.backend!r} is not available in this build")
+            from pyjobs.executors.local import LocalExecutor  # noqa: PLC0415 - heavy, lazy
+            from pyjobs.executors.localconfig import LocalRunConfig  # noqa: PLC0415
+
+            _executor = LocalExecutor(LocalRunConfig.from_settings(settings))
+        return _executor
+
+
+def close_default_executor() -> None:
+    """Stop the shared executor (cancelling its active runs); the next call makes a new one."""
+    global _executor
+    with _lock:
+        executor, _executor = _executor, None
+        _runs_by_workflow.clear()
+    if executor is not None:
+        executor.close()
+
+
+atexit.register(close_default_executor)
+
+
+def create_workflow_with_hera(
+    python_code: str,
+    dependencies: str | list[str] | None = None,
+    requirements_file: str | None = None,
+    namespace: str = "argo",
+) -> str:
+    """Build the task's workflow with Hera, hand it to the backend, return its name.
+
+    The run goes on in the background; follow it with `workflow_state`,
+    `wait_for_workflow` and `workflow_logs`. Raises `InvalidTaskError` for bad input.
+    """
+    spec = TaskSpec.parse(
+        {
+            "python_code": python_code,
+            "dependencies": dependencies,
+            "requirements_file": requirements_file,
+            "namespace": namespace,
+        }
+    )
+    workflow = build_hera_workflow(spec, ManifestOptions.from_settings(Settings()))
+    executor = default_executor()
+    state = executor.submit(RunRequest(uuid.uuid4().hex, spec, workflow.to_dict()))
+    with _lock:
+        _runs_by_workflow[state.workflow_name] = state.run_id
+    return state.workflow_name
+
+
+def _run_id(workflow_name: str) -> str:
+    with _lock:
+        run_id = _runs_by_workflow.get(workflow_name)
+    if run_id is None:
+        raise RunNotFoundError(workflow_name)
+    return run_id
+
+
+def workflow_state(workflow_name: str) -> RunState:
+    """The current state of a workflow started by `create_workflow_with_hera`."""
+    return default_executor().state(_run_id(workflow_name))
+
+
+def wait_for_workflow(workflow_name: str, timeout: float | None = None) -> RunState:
+    """Block until the workflow ends (or `timeout` passes); return its state."""
+    return default_executor().wait(_run_id(workflow_name), timeout)
+
+
+def workflow_logs(workflow_name: str, follow: bool = False) -> Iterator[bytes]:
+    """The workflow's output (stdout and stderr interleaved)."""
+    return default_executor().logs(_run_id(workflow_name), follow)
