@@ -61,7 +61,10 @@ _MAIN = textwrap.dedent(
             >&2 || setup_failed "uv is missing and could not be installed"
           export PATH="$job_dir/uv/bin:$PATH"
         fi
-        uv venv --quiet "$venv" || setup_failed "could not create the virtual environment"
+        # Relocatable: entry points find their python relatively, so an environment built
+        # in one place and then moved (the local env cache does) keeps working.
+        uv venv --quiet --relocatable "$venv" \\
+          || setup_failed "could not create the virtual environment"
         local packages=()
         if [ -n "${DEPENDENCIES:-}" ]; then mapfile -t packages <<<"$DEPENDENCIES"; fi
         local install_args=()

@@ -149,24 +149,25 @@ class JobRunner:
         if os.geteuid() == 0:
             os.chown(self.config.uv_cache_dir, SANDBOX_UID, SANDBOX_UID)
         self.log.note("building the environment (first run with these packages)")
+        uv = self.config.uv_path.resolve()
         env = {
             **self.template.env,
             **network_environment(os.environ),
             "PYJOBS_SETUP_ONLY": "1",
-            "PYJOBS_VENV": ENV_MOUNT,
-            "UV_CACHE_DIR": UV_CACHE_MOUNT,
+            "PYJOBS_VENV": self._visible(staging, ENV_MOUNT),
+            "UV_CACHE_DIR": self._visible(self.config.uv_cache_dir, UV_CACHE_MOUNT),
             "UV_PYTHON": str(self.config.interpreter.path),
             "UV_PYTHON_DOWNLOADS": "never",
             "UV_NO_PROGRESS": "1",
             # Hard links cannot cross the two bind mounts (EXDEV); copying is also what
             # keeps a published environment from sharing inodes with the download cache.
             "UV_LINK_MODE": "copy",
-            "PATH": f"{Path(UV_MOUNT).parent}:{_BASE_PATH}",
+            "PATH": f"{Path(self._visible(uv, UV_MOUNT)).parent}:{_BASE_PATH}",
         }
         mounts = [
             Mount(staging, ENV_MOUNT, writable=True),
             Mount(self.config.uv_cache_dir, UV_CACHE_MOUNT, writable=True),
-            Mount(self.config.uv_path.resolve(), UV_MOUNT),
+            Mount(uv, UV_MOUNT),
             *self._common_mounts(env),
         ]
         result, timed_out = self._sandboxed(
@@ -201,7 +202,7 @@ class JobRunner:
         env = {
             **self.template.env,
             **(self._ca_environment() if spec.network else {}),
-            "PYJOBS_VENV": ENV_MOUNT,
+            "PYJOBS_VENV": self._visible(env_path, ENV_MOUNT),
             "PATH": _BASE_PATH,
             "LANG": "C.UTF-8",
         }
@@ -241,6 +242,10 @@ class JobRunner:
         return RunOutcome.failed(
             FailureReason.EXIT_CODE, f"exited with status {result.exit_code}", **details
         )
+
+    def _visible(self, host: Path, target: str) -> str:
+        """The path the program uses for `host`: its mount point (or itself in mode none)."""
+        return str(host) if self._mode is SandboxMode.NONE else target
 
     def _timeout_outcome(self, when: str) -> RunOutcome:
         seconds = self.request.spec.timeout_seconds
@@ -282,10 +287,10 @@ class JobRunner:
         workdir = self._job_dir / workdir_name
         workdir.mkdir(mode=0o700)
         return SandboxConfig(
-            argv=[*self.template.command, SCRIPT_MOUNT],
+            argv=[*self.template.command, self._visible(self._job_dir / "script", SCRIPT_MOUNT)],
             env={**env, "HOME": "/tmp", "TMPDIR": "/tmp"},  # noqa: S108 - the sandbox's own /tmp
             workdir=workdir,
-            mounts=mounts,
+            mounts=mounts if self._mode is SandboxMode.BWRAP else (),
             network=network,
             memory_mb=memory_mb,
             max_processes=self.config.max_processes,
