@@ -1,10 +1,11 @@
-"""Per-run cgroups: memory and process limits, OOM accounting and whole-tree kill.
+"""Per-run cgroups: memory, process and CPU limits, OOM accounting and whole-tree kill.
 
 Each run gets its own group, created as a child of the server's own group in every
 hierarchy it uses (so the host's accounting of the server still covers its runs).
-cgroup v1 (``memory``, ``pids``, ``freezer`` hierarchies) and a delegated cgroup v2
-subtree (``memory.max``, ``pids.max``, ``cgroup.kill``) are both supported; whatever
-the machine does not offer is skipped, and ``enforced`` says what really applied.
+cgroup v1 (``memory``, ``pids``, ``cpu``, ``freezer`` hierarchies) and a delegated cgroup
+v2 subtree (``memory.max``, ``pids.max``, ``cpu.max``, ``cgroup.kill``) are both
+supported; whatever the machine does not offer is skipped, and ``enforced`` says what
+really applied.
 """
 
 import contextlib
@@ -28,6 +29,16 @@ from pyjobs.executors.cgroupfs import (
 log = logging.getLogger(__name__)
 
 _PREFIX = "pyjobs-"
+# The CFS period of every run's CPU quota: the kernel's default, short enough that a
+# throttled job stalls for at most a fraction of 0.1 s at a time.
+CPU_PERIOD_US = 100_000
+# The kernel refuses quotas under 1 ms, so a smaller share is rounded up to that.
+MIN_CPU_QUOTA_US = 1_000
+
+
+def cpu_quota_us(cores: float) -> int:
+    """The CFS quota per ``CPU_PERIOD_US`` that gives ``cores`` CPUs' worth of time."""
+    return max(MIN_CPU_QUOTA_US, round(cores * CPU_PERIOD_US))
 
 
 @dataclass
@@ -41,15 +52,24 @@ class RunCgroup:
     v2: Path | None = None
 
     @classmethod
-    def create(cls, *, memory_bytes: int | None, max_processes: int) -> "RunCgroup | None":
+    def create(
+        cls, *, memory_bytes: int | None, max_processes: int, cpu_cores: float | None = None
+    ) -> "RunCgroup | None":
         """Create the run's groups where this machine allows it; None if nothing is writable."""
         mounts, own = mounted_hierarchies(), own_groups()
         run = cls()
         # The server's pid in the name tells orphans (server gone) from live runs of others.
         name = f"{_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
-            run._setup_v1(name, mounts, own, memory_bytes, max_processes)
-            run._setup_v2(name, mounts, own, memory_bytes, max_processes)
+            for setup in (run._setup_v1, run._setup_v2):
+                setup(
+                    name,
+                    mounts,
+                    own,
+                    memory_bytes=memory_bytes,
+                    max_processes=max_processes,
+                    cpu_cores=cpu_cores,
+                )
         except BaseException:
             run.remove()
             raise
@@ -74,8 +94,10 @@ class RunCgroup:
         name: str,
         mounts: Mounts,
         own: dict[str, str],
+        *,
         memory_bytes: int | None,
         max_processes: int,
+        cpu_cores: float | None,
     ) -> None:
         if memory_bytes is not None:
             mem = self._mkdir(group_dir("memory", mounts, own), name)
@@ -90,6 +112,16 @@ class RunCgroup:
         pids = self._mkdir(group_dir("pids", mounts, own), name)
         if pids and write_control(pids / "pids.max", str(max_processes)):
             self.enforced.append("cgroup-v1:pids")
+        if cpu_cores is not None:
+            # A group whose quota the kernel refused stays in the run, harmless and unlimited
+            # (it may be the memory or pids group too, where controllers share a hierarchy).
+            cpu = self._mkdir(group_dir("cpu", mounts, own), name)
+            if (
+                cpu
+                and write_control(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
+                and write_control(cpu / "cpu.cfs_quota_us", str(cpu_quota_us(cpu_cores)))
+            ):
+                self.enforced.append("cgroup-v1:cpu")
         self.freezer_v1 = self._mkdir(group_dir("freezer", mounts, own), name)
         if self.freezer_v1:
             self.enforced.append("cgroup-v1:freezer")
@@ -99,8 +131,10 @@ class RunCgroup:
         name: str,
         mounts: Mounts,
         own: dict[str, str],
+        *,
         memory_bytes: int | None,
         max_processes: int,
+        cpu_cores: float | None,
     ) -> None:
         parent = group_dir(V2, mounts, own)
         if parent is None:
@@ -111,7 +145,12 @@ class RunCgroup:
             return
         want_memory = memory_bytes is not None and self.memory_v1 is None
         want_pids = "cgroup-v1:pids" not in self.enforced
-        usable = (want_memory and "memory" in delegated) or (want_pids and "pids" in delegated)
+        want_cpu = cpu_cores is not None and "cgroup-v1:cpu" not in self.enforced
+        usable = (
+            (want_memory and "memory" in delegated)
+            or (want_pids and "pids" in delegated)
+            or (want_cpu and "cpu" in delegated)
+        )
         # A v2 group is only worth it where it limits something (hybrid hosts keep v2 bare).
         if not usable:
             return
@@ -129,6 +168,10 @@ class RunCgroup:
             and write_control(group / "pids.max", str(max_processes))
         ):
             self.enforced.append("cgroup-v2:pids")
+        if want_cpu and cpu_cores is not None and "cpu" in delegated:
+            quota = f"{cpu_quota_us(cpu_cores)} {CPU_PERIOD_US}"
+            if write_control(group / "cpu.max", quota):
+                self.enforced.append("cgroup-v2:cpu")
 
     @property
     def procs_files(self) -> list[Path]:
@@ -233,7 +276,7 @@ def reap_orphans() -> int:
     call this at start-up. Groups of live servers, this one included, are left alone.
     """
     mounts, own = mounted_hierarchies(), own_groups()
-    keys = ("memory", "pids", "freezer", V2)
+    keys = ("memory", "pids", "cpu", "freezer", V2)
     parents = {d for d in (group_dir(key, mounts, own) for key in keys) if d is not None}
     orphans: dict[str, RunCgroup] = {}
     for parent in parents:
