@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyjobs.executors.cgroupfs import V2, mounted_hierarchies
 from pyjobs.executors.sandbox import SandboxResult
 
 PYTHON = "/usr/bin/python3"
@@ -51,3 +52,16 @@ def wait_until_gone(token: str, timeout: float = 10) -> list[int]:
 def host_can_fork() -> bool:
     """Whether the host itself can still start a process."""
     return subprocess.run(["/usr/bin/true"], check=False).returncode == 0
+
+
+def cgroup_dirs(pid: int) -> dict[str, Path]:
+    """Host directories of ``pid``'s groups, by v1 controller (and ``V2`` for the unified tree)."""
+    mounts = mounted_hierarchies()
+    found: dict[str, Path] = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else [V2]:
+            if name in mounts:
+                mount_point, mount_root = mounts[name]
+                found[name] = mount_point / os.path.relpath(path, mount_root)
+    return found

@@ -1,10 +1,11 @@
-"""Per-run cgroups: memory and process limits, OOM accounting and whole-tree kill.
+"""Per-run cgroups: memory, process and CPU limits, OOM accounting and whole-tree kill.
 
 Each run gets its own group, created as a child of the server's own group in every
 hierarchy it uses (so the host's accounting of the server still covers its runs).
-cgroup v1 (``memory``, ``pids``, ``freezer`` hierarchies) and a delegated cgroup v2
-subtree (``memory.max``, ``pids.max``, ``cgroup.kill``) are both supported; whatever
-the machine does not offer is skipped, and ``enforced`` says what really applied.
+cgroup v1 (``memory``, ``pids``, ``cpu``, ``freezer`` hierarchies) and a delegated cgroup
+v2 subtree (``memory.max``, ``pids.max``, ``cpu.max``, ``cgroup.kill``) are both
+supported; whatever the machine does not offer is skipped, and ``enforced`` says what
+really applied.
 """
 
 import contextlib
@@ -16,59 +17,28 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyjobs.executors.cgroupfs import (
+    V2,
+    Mounts,
+    group_dir,
+    mounted_hierarchies,
+    own_groups,
+    write_control,
+)
+
 log = logging.getLogger(__name__)
 
-_V2 = ""  # key of the unified hierarchy in /proc/self/cgroup ("0::/path")
 _PREFIX = "pyjobs-"
+# The CFS period of every run's CPU quota: the kernel's default, short enough that a
+# throttled job stalls for at most a fraction of 0.1 s at a time.
+CPU_PERIOD_US = 100_000
+# The kernel refuses quotas under 1 ms, so a smaller share is rounded up to that.
+MIN_CPU_QUOTA_US = 1_000
 
 
-def _mounted_hierarchies() -> dict[str, tuple[Path, str]]:
-    """Map each v1 controller (and ``""`` for v2) to its (mount point, mount root)."""
-    found: dict[str, tuple[Path, str]] = {}
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        pre, _, post = line.partition(" - ")
-        fields, post_fields = pre.split(), post.split()
-        if len(fields) < 5 or len(post_fields) < 3:
-            continue
-        root, mount_point, fstype = fields[3], fields[4], post_fields[0]
-        if fstype == "cgroup2":
-            found.setdefault(_V2, (Path(mount_point), root))
-        elif fstype == "cgroup":
-            for opt in post_fields[2].split(","):
-                found.setdefault(opt, (Path(mount_point), root))
-    return found
-
-
-def _own_groups() -> dict[str, str]:
-    """Map each v1 controller (and ``""`` for v2) to this process's group path."""
-    groups: dict[str, str] = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for name in controllers.split(",") if controllers else [_V2]:
-            groups[name] = path
-    return groups
-
-
-def _group_dir(key: str, mounts: dict[str, tuple[Path, str]], own: dict[str, str]) -> Path | None:
-    """Return the host directory of this process's group in hierarchy ``key``, if visible."""
-    if key not in mounts or key not in own:
-        return None
-    mount_point, mount_root = mounts[key]
-    rel = os.path.relpath(own[key], mount_root)
-    if rel.startswith(".."):
-        return None
-    path = (mount_point / rel).resolve()
-    return path if path.is_dir() else None
-
-
-def _write(path: Path, value: str) -> bool:
-    """Write a cgroup control file; False when the kernel refuses (missing or unsupported)."""
-    try:
-        path.write_text(value)
-    except OSError as exc:
-        log.debug("cgroup write %s=%s failed: %s", path, value, exc)
-        return False
-    return True
+def cpu_quota_us(cores: float) -> int:
+    """The CFS quota per ``CPU_PERIOD_US`` that gives ``cores`` CPUs' worth of time."""
+    return max(MIN_CPU_QUOTA_US, round(cores * CPU_PERIOD_US))
 
 
 @dataclass
@@ -82,15 +52,24 @@ class RunCgroup:
     v2: Path | None = None
 
     @classmethod
-    def create(cls, *, memory_bytes: int | None, max_processes: int) -> "RunCgroup | None":
+    def create(
+        cls, *, memory_bytes: int | None, max_processes: int, cpu_cores: float | None = None
+    ) -> "RunCgroup | None":
         """Create the run's groups where this machine allows it; None if nothing is writable."""
-        mounts, own = _mounted_hierarchies(), _own_groups()
+        mounts, own = mounted_hierarchies(), own_groups()
         run = cls()
         # The server's pid in the name tells orphans (server gone) from live runs of others.
         name = f"{_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
-            run._setup_v1(name, mounts, own, memory_bytes, max_processes)
-            run._setup_v2(name, mounts, own, memory_bytes, max_processes)
+            for setup in (run._setup_v1, run._setup_v2):
+                setup(
+                    name,
+                    mounts,
+                    own,
+                    memory_bytes=memory_bytes,
+                    max_processes=max_processes,
+                    cpu_cores=cpu_cores,
+                )
         except BaseException:
             run.remove()
             raise
@@ -113,37 +92,51 @@ class RunCgroup:
     def _setup_v1(
         self,
         name: str,
-        mounts: dict[str, tuple[Path, str]],
+        mounts: Mounts,
         own: dict[str, str],
+        *,
         memory_bytes: int | None,
         max_processes: int,
+        cpu_cores: float | None,
     ) -> None:
         if memory_bytes is not None:
-            mem = self._mkdir(_group_dir("memory", mounts, own), name)
-            if mem and _write(mem / "memory.limit_in_bytes", str(memory_bytes)):
+            mem = self._mkdir(group_dir("memory", mounts, own), name)
+            if mem and write_control(mem / "memory.limit_in_bytes", str(memory_bytes)):
                 self.memory_v1 = mem
                 self.enforced.append("cgroup-v1:memory")
                 # Without memsw the limit only covers RAM and a job could spill into swap.
-                if (mem / "memory.memsw.limit_in_bytes").exists() and _write(
+                if (mem / "memory.memsw.limit_in_bytes").exists() and write_control(
                     mem / "memory.memsw.limit_in_bytes", str(memory_bytes)
                 ):
                     self.enforced.append("cgroup-v1:memsw")
-        pids = self._mkdir(_group_dir("pids", mounts, own), name)
-        if pids and _write(pids / "pids.max", str(max_processes)):
+        pids = self._mkdir(group_dir("pids", mounts, own), name)
+        if pids and write_control(pids / "pids.max", str(max_processes)):
             self.enforced.append("cgroup-v1:pids")
-        self.freezer_v1 = self._mkdir(_group_dir("freezer", mounts, own), name)
+        if cpu_cores is not None:
+            # A group whose quota the kernel refused stays in the run, harmless and unlimited
+            # (it may be the memory or pids group too, where controllers share a hierarchy).
+            cpu = self._mkdir(group_dir("cpu", mounts, own), name)
+            if (
+                cpu
+                and write_control(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
+                and write_control(cpu / "cpu.cfs_quota_us", str(cpu_quota_us(cpu_cores)))
+            ):
+                self.enforced.append("cgroup-v1:cpu")
+        self.freezer_v1 = self._mkdir(group_dir("freezer", mounts, own), name)
         if self.freezer_v1:
             self.enforced.append("cgroup-v1:freezer")
 
     def _setup_v2(
         self,
         name: str,
-        mounts: dict[str, tuple[Path, str]],
+        mounts: Mounts,
         own: dict[str, str],
+        *,
         memory_bytes: int | None,
         max_processes: int,
+        cpu_cores: float | None,
     ) -> None:
-        parent = _group_dir(_V2, mounts, own)
+        parent = group_dir(V2, mounts, own)
         if parent is None:
             return
         try:
@@ -152,7 +145,12 @@ class RunCgroup:
             return
         want_memory = memory_bytes is not None and self.memory_v1 is None
         want_pids = "cgroup-v1:pids" not in self.enforced
-        usable = (want_memory and "memory" in delegated) or (want_pids and "pids" in delegated)
+        want_cpu = cpu_cores is not None and "cgroup-v1:cpu" not in self.enforced
+        usable = (
+            (want_memory and "memory" in delegated)
+            or (want_pids and "pids" in delegated)
+            or (want_cpu and "cpu" in delegated)
+        )
         # A v2 group is only worth it where it limits something (hybrid hosts keep v2 bare).
         if not usable:
             return
@@ -161,11 +159,19 @@ class RunCgroup:
             return
         self.v2 = group
         if want_memory and "memory" in delegated:
-            if _write(group / "memory.max", str(memory_bytes)):
+            if write_control(group / "memory.max", str(memory_bytes)):
                 self.enforced.append("cgroup-v2:memory")
-            _write(group / "memory.swap.max", "0")
-        if want_pids and "pids" in delegated and _write(group / "pids.max", str(max_processes)):
+            write_control(group / "memory.swap.max", "0")
+        if (
+            want_pids
+            and "pids" in delegated
+            and write_control(group / "pids.max", str(max_processes))
+        ):
             self.enforced.append("cgroup-v2:pids")
+        if want_cpu and cpu_cores is not None and "cpu" in delegated:
+            quota = f"{cpu_quota_us(cpu_cores)} {CPU_PERIOD_US}"
+            if write_control(group / "cpu.max", quota):
+                self.enforced.append("cgroup-v2:cpu")
 
     @property
     def procs_files(self) -> list[Path]:
@@ -197,7 +203,7 @@ class RunCgroup:
 
     def kill_all(self, timeout: float = 5.0) -> bool:
         """SIGKILL every process of the run, forks in flight included; True once empty."""
-        if self.v2 and _write(self.v2 / "cgroup.kill", "1"):
+        if self.v2 and write_control(self.v2 / "cgroup.kill", "1"):
             return self._wait_empty(timeout)
         if not self.pids():
             return True
@@ -218,13 +224,15 @@ class RunCgroup:
         return not self.pids()
 
     def _thaw(self) -> bool:
-        return self.freezer_v1 is not None and _write(self.freezer_v1 / "freezer.state", "THAWED")
+        return self.freezer_v1 is not None and write_control(
+            self.freezer_v1 / "freezer.state", "THAWED"
+        )
 
     def _freeze(self) -> bool:
         if self.freezer_v1 is None:
             return False
         state = self.freezer_v1 / "freezer.state"
-        if not _write(state, "FROZEN"):
+        if not write_control(state, "FROZEN"):
             return False
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
@@ -267,9 +275,9 @@ def reap_orphans() -> int:
     A server killed mid-run leaves its groups behind (and, in mode none, their processes);
     call this at start-up. Groups of live servers, this one included, are left alone.
     """
-    mounts, own = _mounted_hierarchies(), _own_groups()
-    keys = ("memory", "pids", "freezer", _V2)
-    parents = {d for d in (_group_dir(key, mounts, own) for key in keys) if d is not None}
+    mounts, own = mounted_hierarchies(), own_groups()
+    keys = ("memory", "pids", "cpu", "freezer", V2)
+    parents = {d for d in (group_dir(key, mounts, own) for key in keys) if d is not None}
     orphans: dict[str, RunCgroup] = {}
     for parent in parents:
         for path in parent.glob(f"{_PREFIX}*-*"):

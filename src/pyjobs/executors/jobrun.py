@@ -17,7 +17,12 @@ from pyjobs.executors.hostenv import CA_VARIABLES, network_environment
 from pyjobs.executors.localconfig import LocalRunConfig
 from pyjobs.executors.runlog import RunLog
 from pyjobs.executors.sandbox import SANDBOX_UID, Sandbox, SandboxMode, resolve_mode
-from pyjobs.executors.sandbox_config import Mount, SandboxConfig, SandboxResult
+from pyjobs.executors.sandbox_config import (
+    Mount,
+    SandboxConfig,
+    SandboxResult,
+    unenforced_limits,
+)
 from pyjobs.executors.workdir import remove_workdir
 from pyjobs.manifests.reading import ScriptTemplate
 from pyjobs.requirements import render_requirements_file
@@ -207,8 +212,9 @@ class JobRunner:
             "LANG": "C.UTF-8",
         }
         mounts = [Mount(env_path, ENV_MOUNT), *self._common_mounts(env)]
+        # Only the code's own step gets the task's CPU limit: the build is pyjobs' work.
         config = self._sandbox_config(
-            env, mounts, "work", network=spec.network, memory_mb=spec.memory_mb
+            env, mounts, "work", network=spec.network, memory_mb=spec.memory_mb, cpu=spec.cpu
         )
         started = time.monotonic()
         result, timed_out = self._sandboxed(config)
@@ -283,6 +289,7 @@ class JobRunner:
         *,
         network: bool,
         memory_mb: int | None,
+        cpu: float | None = None,
     ) -> SandboxConfig:
         workdir = self._job_dir / workdir_name
         workdir.mkdir(mode=0o700)
@@ -293,6 +300,7 @@ class JobRunner:
             mounts=mounts if self._mode is SandboxMode.BWRAP else (),
             network=network,
             memory_mb=memory_mb,
+            cpu_cores=cpu,
             max_processes=self.config.max_processes,
             max_file_size_mb=self.config.max_file_size_mb,
             max_open_files=self.config.max_open_files,
@@ -310,6 +318,9 @@ class JobRunner:
                 self._active = sandbox
         finally:
             os.close(write_end)
+        # Said before the drain starts, so the note precedes whatever the program prints.
+        for missing in unenforced_limits(config, sandbox.enforced):
+            self.log.note(f"WARNING: {missing}")
         reader = threading.Thread(target=self._drain, args=(read_end,), daemon=True)
         reader.start()
         timed_out = False

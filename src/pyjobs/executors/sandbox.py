@@ -145,6 +145,11 @@ class Sandbox:
         self._result: SandboxResult | None = None
         self.pid = proc.pid
 
+    @property
+    def enforced(self) -> tuple[str, ...]:
+        """The limits in force, known from the start (the result repeats them)."""
+        return self._enforced
+
     @classmethod
     def start(cls, config: SandboxConfig, mode: SandboxMode, stdout: int) -> "Sandbox":
         """Start ``config.argv`` sandboxed; stdout and stderr go to fd ``stdout``."""
@@ -161,6 +166,7 @@ class Sandbox:
         cgroup = RunCgroup.create(
             memory_bytes=None if config.memory_mb is None else config.memory_mb * _MIB,
             max_processes=config.max_processes,
+            cpu_cores=config.cpu_cores,
         )
         try:
             if cgroup is not None:

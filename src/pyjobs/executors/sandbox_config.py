@@ -1,5 +1,6 @@
 """What a sandboxed run is given (SandboxConfig) and what it reports (SandboxResult)."""
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,6 +49,8 @@ class SandboxConfig:
     max_open_files: int = 1024
     tmp_size_mb: int = 512
     cpu_seconds: int | None = None
+    # CPU bandwidth in cores (0.5: half of one core's time), enforced by a cpu cgroup only.
+    cpu_cores: float | None = None
     # The uid the program sees under bwrap (None: the sandbox uid itself). Whatever it is,
     # the host sees the sandbox uid: 0 inside is still an unprivileged user outside.
     inner_uid: int | None = None
@@ -75,9 +78,11 @@ class SandboxConfig:
             "max_open_files": self.max_open_files,
             "tmp_size_mb": self.tmp_size_mb,
             "cpu_seconds": self.cpu_seconds,
+            "cpu_cores": self.cpu_cores,
         }
         for name, limit in limits.items():
-            if limit is not None and limit <= 0:
+            # `not limit > 0` also refuses NaN, and infinity is no bandwidth the kernel takes.
+            if limit is not None and (not limit > 0 or not math.isfinite(limit)):
                 raise ValueError(f"{name} must be positive, got {limit}")
 
 
@@ -89,3 +94,21 @@ class SandboxResult:
     signal: int | None
     oom_killed: bool
     enforced: tuple[str, ...]
+
+
+def unenforced_limits(config: SandboxConfig, enforced: Sequence[str]) -> list[str]:
+    """Describe each limit ``config`` asks for that nothing in ``enforced`` applies."""
+    missing = []
+    cgroups = {e.split(":", 1)[1] for e in enforced if e.startswith("cgroup-")}
+    # "rlimit:cpu" caps CPU seconds (cpu_seconds), not bandwidth: only a cpu cgroup counts.
+    if config.cpu_cores is not None and "cpu" not in cgroups:
+        missing.append(
+            f"the CPU limit of {config.cpu_cores:g} cores could not be enforced on this "
+            "machine (no usable cpu cgroup): the code may use every core"
+        )
+    if config.memory_mb is not None and "memory" not in cgroups and "rlimit:as" not in enforced:
+        missing.append(
+            f"the memory limit of {config.memory_mb} MiB could not be enforced on this "
+            "machine (neither a memory cgroup nor an address-space rlimit applied)"
+        )
+    return missing
