@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: install test lint typecheck unit bench render clean
+.PHONY: install serve test lint typecheck unit bench clean
 
 $(BIN)/pyjobs: pyproject.toml
 	@# the uv that installs everything else comes from pip, the one installer a fresh machine has
@@ -19,6 +19,9 @@ $(CHECKOV): | $(BIN)/pyjobs
 	$(BIN)/uv pip install --python $(VENV)/checkov/bin/python --quiet 'checkov>=3.2,<4'
 
 install: $(BIN)/pyjobs $(CHECKOV)
+
+serve: install
+	$(BIN)/pyjobs serve
 
 lint: install
 	$(BIN)/ruff check src tests bench

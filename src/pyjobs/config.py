@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     )
     python: Path | None = Field(default=None, description="Interpreter environments use.")
     output_limit_mb: int = Field(default=10, ge=1, description="Captured output per run.")
+    shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, description="On shutdown, how long runs in flight may finish."
+    )
 
     argo_server: str | None = None
     argo_token: SecretStr | None = None

@@ -72,3 +72,32 @@ class RunNotFoundError(PyjobsError):
 
 class ExecutorClosedError(PyjobsError):
     """The executor is shutting down and takes no more runs."""
+
+
+class NotFoundError(PyjobsError):
+    """The thing asked for does not exist, or is not the caller's to see."""
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} {key!r} not found")
+        self.what = what
+        self.key = key
+
+
+class ConflictError(PyjobsError):
+    """The request is valid but clashes with the current state (e.g. a run is active)."""
+
+
+class UnauthorizedError(PyjobsError):
+    """No valid credentials were presented."""
+
+
+class ForbiddenError(PyjobsError):
+    """The credentials are valid but do not allow this."""
+
+
+class PayloadTooLargeError(PyjobsError):
+    """A request body is larger than the server accepts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit

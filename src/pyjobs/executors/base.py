@@ -17,6 +17,8 @@ class RunRequest:
     run_id: str
     spec: TaskSpec
     manifest: Mapping[str, Any]
+    # The name to give the workflow when the caller has already chosen one.
+    workflow_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pyjobs.executors.base import RunRequest, RunState, StateListener
 from pyjobs.executors.envcache import EnvCache
 from pyjobs.executors.jobrun import JobRunner, RunOutcome
 from pyjobs.executors.localconfig import LocalRunConfig, prepare_sandbox_root
-from pyjobs.executors.runlog import RunLog, read_log
+from pyjobs.executors.runlog import RunLog, log_path, read_log
 from pyjobs.executors.sandbox import reap_orphans
 from pyjobs.manifests.reading import generate_workflow_name
 from pyjobs.status import FailureReason, RunStatus
@@ -62,8 +62,9 @@ class LocalExecutor:
                 raise ExecutorClosedError("the local executor is closed")
             if request.run_id in self._runs:
                 raise ValueError(f"run {request.run_id!r} was already submitted")
-            log = RunLog(self.config.runs_dir / request.run_id / "log", self.config.output_limit)
-            state = RunState(request.run_id, generate_workflow_name())
+            log = RunLog(log_path(self.config.home, request.run_id), self.config.output_limit)
+            name = request.workflow_name or generate_workflow_name()
+            state = RunState(request.run_id, name)
             run = _Run(request, state, log)
             self._runs[request.run_id] = run
         self._notify(state)

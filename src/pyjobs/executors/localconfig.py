@@ -126,11 +126,6 @@ class LocalRunConfig:
         return sysconfig.get_platform()
 
     @property
-    def runs_dir(self) -> Path:
-        """Logs of runs (private, under `PYJOBS_HOME`)."""
-        return self.home / "runs"
-
-    @property
     def jobs_dir(self) -> Path:
         """Working directories and scripts of runs (sandbox-visible)."""
         return self.sandbox_root / "jobs"

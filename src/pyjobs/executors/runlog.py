@@ -11,6 +11,16 @@ DEFAULT_OUTPUT_LIMIT = 10 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
 
 
+def log_dir(home: Path, run_id: str) -> Path:
+    """The directory of a run's log under `PYJOBS_HOME` (the one place that decides it)."""
+    return home / "runs" / run_id
+
+
+def log_path(home: Path, run_id: str) -> Path:
+    """The log file of a run."""
+    return log_dir(home, run_id) / "log"
+
+
 class RunLog:
     """Append-only log of one run; `follow` yields what is written until the log closes.
 

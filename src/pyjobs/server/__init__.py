@@ -1,0 +1,1 @@
+"""The task service: REST API, storage, dispatcher, auth."""

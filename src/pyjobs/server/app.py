@@ -1,0 +1,76 @@
+"""The FastAPI application: routes, error mapping, middleware, and the dispatcher's life."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from pyjobs.config import Backend, Settings
+from pyjobs.executors.base import Executor, StateListener
+from pyjobs.server import httperrors
+from pyjobs.server.auth import TokenChecker
+from pyjobs.server.db.engine import Database
+from pyjobs.server.db.upgrade import upgrade
+from pyjobs.server.dispatcher import Dispatcher
+from pyjobs.server.middleware import AccessLog, BodyLimit
+from pyjobs.server.routes import ops, tasks
+from pyjobs.server.service import TaskService
+
+# Code (256 KiB) + requirements (256 KiB) + variables (64 KiB), JSON-escaped, with room.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def make_executor(settings: Settings, listener: StateListener) -> Executor:
+    """The executor of the configured backend."""
+    if settings.backend is Backend.LOCAL:
+        from pyjobs.executors.local import LocalExecutor  # noqa: PLC0415 - local only
+        from pyjobs.executors.localconfig import LocalRunConfig  # noqa: PLC0415
+
+        return LocalExecutor(LocalRunConfig.from_settings(settings), listener)
+    raise NotImplementedError("the argo backend is not available yet")
+
+
+def create_app(settings: Settings | None = None, *, insecure: bool = False) -> FastAPI:
+    """A ready-to-serve application for `settings` (default: from the environment)."""
+    settings = settings or Settings()
+    database = Database(settings.database)
+    dispatcher = Dispatcher(
+        database,
+        lambda listener: make_executor(settings, listener),
+        capacity=settings.max_concurrent,
+        backend=settings.backend.value,
+        home=settings.home_dir,
+        shutdown_grace=settings.shutdown_grace_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await to_thread.run_sync(upgrade, database)
+        await to_thread.run_sync(dispatcher.start)
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(dispatcher.stop)
+            database.dispose()
+
+    app = FastAPI(
+        title="pyjobs",
+        summary="Run Python code with the pip packages it needs as isolated jobs.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.dispatcher = dispatcher
+    app.state.tokens = TokenChecker(database)
+    app.state.insecure = insecure
+    app.state.service = TaskService(settings, database, dispatcher)
+    httperrors.install(app)
+    app.include_router(tasks.router)
+    app.include_router(ops.router)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,56 @@
+"""FastAPI dependencies: the service, the settings and who is calling."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from pyjobs.config import Settings
+from pyjobs.errors import ForbiddenError, UnauthorizedError
+from pyjobs.server.auth import TokenChecker
+from pyjobs.server.service import Principal, TaskService
+
+
+def _service(request: Request) -> TaskService:
+    service: TaskService = request.app.state.service
+    return service
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a client address is this machine's loopback."""
+    if host is None:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _principal(request: Request) -> Principal:
+    checker: TokenChecker = request.app.state.tokens
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if checker.tokens_exist():
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthorizedError("a bearer token is required (Authorization: Bearer …)")
+        identity = checker.identify(token.strip())
+        return Principal(identity.token_id, identity.admin)
+    # No tokens configured: a loopback-only server where the local user is the admin
+    # (unless started with --insecure, which opens it to everyone).
+    if not request.app.state.insecure and not is_loopback(
+        request.client.host if request.client else None
+    ):
+        raise ForbiddenError("this server has no tokens and serves only its own machine")
+    return Principal(None, admin=True)
+
+
+ServiceDep = Annotated[TaskService, Depends(_service)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]

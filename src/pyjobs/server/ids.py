@@ -1,0 +1,27 @@
+"""Identifiers that sort by creation time (ULID layout), so keyset pages need no timestamp."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+_lock = threading.Lock()
+_last = (0, 0)
+
+
+def new_id() -> str:
+    """A 26-character id: 48 bits of milliseconds, then 80 bits that grow within one ms."""
+    global _last  # noqa: PLW0603 - monotonic ids need the previous one
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        last_millis, last_random = _last
+        if millis <= last_millis:
+            # Same (or a clock-skewed earlier) millisecond: keep strictly increasing.
+            millis, randomness = last_millis, last_random + 1
+        else:
+            randomness = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+        _last = (millis, randomness)
+    value = (millis << 80) | randomness
+    return "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))

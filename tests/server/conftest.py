@@ -1,0 +1,54 @@
+"""Fixtures of the service tests: settings per database, a live server, an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pyjobs.config import SandboxSetting, Settings
+from tests.executors.conftest import require_bwrap
+from tests.support.host import require
+from tests.support.live import server_thread
+from tests.support.postgres import fresh_database, postgres_unavailable
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test runs on SQLite and on PostgreSQL (a fresh database each time)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pyjobs.db'}"
+        return
+    reason = postgres_unavailable()
+    require(reason is None, str(reason))
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, shared_sandbox_root: Path) -> Settings:
+    """Settings of a server with a private home and the session's env cache."""
+    require_bwrap()
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        sandbox=SandboxSetting.BWRAP,
+        sandbox_root=shared_sandbox_root,
+        max_concurrent=2,
+    )
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    """A live server's base URL."""
+    with server_thread(settings) as url:
+        yield url
+
+
+@pytest.fixture
+def api(server: str) -> Iterator[httpx.Client]:
+    """An HTTP client of the live server, its base URL at /api/v1."""
+    with httpx.Client(base_url=f"{server}/api/v1", timeout=60) as client:
+        yield client
