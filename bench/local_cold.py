@@ -16,7 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass
 
 from bench.options import Options
-from bench.results import Result, Samples, Target
+from bench.results import Result, Samples, Target, paired_difference
 from bench.timing import progress, round_robin, timed_run
 from bench.workspace import HOST_PATH, Workspace, fresh_id, give_to_sandbox, request_for
 from pyjobs.executors.base import RunRequest
@@ -73,9 +73,9 @@ def run(options: Options) -> list[Result]:
     build = Samples("  of which env build (state.setup_seconds)", tuple(setups))
     ran = Samples("  of which the `pass` run (state.run_seconds)", tuple(in_sandbox))
     split = {
-        "env build over plain uv": build.median - plain.median,
+        "env build over plain uv": paired_difference(build, plain),
         "the `pass` run": ran.median,
-        "executor outside both": ours.median - build.median - ran.median,
+        "executor outside both": paired_difference(ours, build) - ran.median,
     }
     return [
         Result(
@@ -85,7 +85,7 @@ def run(options: Options) -> list[Result]:
             target=TARGET,
             context=(build, ran),
             notes=(
-                "overhead over the baseline ≈ "
+                "overhead over the baseline (medians of per-round differences) ≈ "
                 + ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in split.items()),
                 "each executor round: a fresh sandbox root (empty env cache), one shared uv cache",
                 workspace.sandbox.note,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.options import Options
-from bench.results import Result, Samples, Target
+from bench.results import Result, Samples, Target, paired_difference
 from bench.timing import Measurement, progress, round_robin, timed_run
 from bench.workspace import HOST_PATH, Workspace, fresh_id, request_for
 from pyjobs.executors.base import RunRequest, RunState
@@ -111,12 +111,11 @@ def _executor_run(
         "breakdown: plain sandbox running /env/bin/python -c CODE", measured["bwrap python"]
     )
     script = Samples("breakdown: plain sandbox running the job script", measured["bwrap script"])
-    # Differences of medians: approximate, but they say which layer the time goes to.
     split = {
-        "executor outside the sandbox": ours.median - step.median,
-        "executor's sandbox step over a plain one": step.median - script.median,
-        "job script (bash, mktemp, base64, bootstrap)": script.median - python.median,
-        "sandbox (bwrap, setpriv, prlimit, cgroup)": python.median - host.median,
+        "executor outside the sandbox": paired_difference(ours, step),
+        "executor's sandbox step over a plain one": paired_difference(step, script),
+        "job script (bash, mktemp, base64, bootstrap)": paired_difference(script, python),
+        "sandbox (bwrap, setpriv, prlimit, cgroup)": paired_difference(python, host),
     }
     return Result(
         name=f"warm-cache run ({plan.dependency}): LocalExecutor.submit → end of run",
@@ -125,7 +124,7 @@ def _executor_run(
         target=TARGET,
         context=(setup, step, bare, python, script),
         notes=(
-            "overhead over the baseline ≈ "
+            "overhead over the baseline (medians of per-round differences) ≈ "
             + ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in split.items()),
             "a plain sandbox: Sandbox.start + a blocking wait, output to a file, /env mounted",
             workspace.sandbox.note,

@@ -42,6 +42,16 @@ class Samples:
         return max(self.seconds)
 
 
+def paired_difference(minuend: Samples, subtrahend: Samples) -> float:
+    """Median of the per-round differences of two interleaved sample series.
+
+    Each round's two runs shared the machine's load of that moment, so their difference
+    is steadier than the difference of the two medians.
+    """
+    pairs = zip(minuend.seconds, subtrahend.seconds, strict=True)
+    return statistics.median(a - b for a, b in pairs)
+
+
 @dataclass(frozen=True)
 class Target:
     """A limit relative to the baseline: candidate <= factor x baseline + slack."""

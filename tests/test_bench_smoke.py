@@ -9,7 +9,7 @@ import pytest
 from bench import suite
 from bench.options import Options
 from bench.report import format_outcomes
-from bench.results import Result, Samples, Target, Verdict
+from bench.results import Result, Samples, Target, Verdict, paired_difference
 from bench.suite import BENCHMARKS, Benchmark, Outcome
 from bench.workspace import Workspace
 
@@ -53,6 +53,14 @@ def test_the_verdict_compares_the_median_with_the_target() -> None:
     )
     assert missing.ratio == pytest.approx(1.5)
     assert target.describe() == "<= 1.3 x baseline + 100 ms"
+
+
+def test_paired_difference_takes_the_median_of_each_rounds_difference() -> None:
+    ours = Samples("a", (1.0, 5.0, 2.0))
+    theirs = Samples("b", (0.5, 4.0, 1.9))
+    assert paired_difference(ours, theirs) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="zip"):
+        paired_difference(ours, Samples("c", (1.0,)))
 
 
 class _Crashing:
