@@ -288,6 +288,19 @@ def test_wait_timeout_raises_like_popen(workdir: Path) -> None:
     box.close()
 
 
+def test_wait_with_a_timeout_returns_an_exit_before_or_after_the_call(
+    mode: SandboxMode, workdir: Path
+) -> None:
+    config = SandboxConfig(argv=[PYTHON, "-c", "raise SystemExit(3)"], env={}, workdir=workdir)
+    with Sandbox.start(config, mode, 1) as box:
+        assert box.wait(timeout=30).exit_code == 3  # exits while waited on (a pidfd)
+        assert box.wait(timeout=30).exit_code == 3  # already reaped: no pidfd to open
+    quick = SandboxConfig(argv=["/bin/true"], env={}, workdir=workdir)
+    with Sandbox.start(quick, mode, 1) as box:
+        os.waitid(os.P_PID, box.pid, os.WEXITED | os.WNOWAIT)  # a zombie, not yet reaped
+        assert box.wait(timeout=30).exit_code == 0
+
+
 @pytest.mark.parametrize(
     ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
 )

@@ -99,6 +99,10 @@ class LocalRunConfig:
     max_file_size_mb: int = 1024
     max_open_files: int = 1024
     tmp_size_mb: int = 1024
+    # None: a uv download cache of the sandbox root's own. Several roots may share one
+    # (benchmarks and tests that start from an empty env cache but not an empty download
+    # cache); it must be reachable by the sandbox uid, like the root itself.
+    uv_cache_override: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalRunConfig:
@@ -138,4 +142,6 @@ class LocalRunConfig:
     @property
     def uv_cache_dir(self) -> Path:
         """The download cache of uv, shared by every environment build."""
+        if self.uv_cache_override is not None:
+            return self.uv_cache_override
         return self.sandbox_root / "uv-cache"

@@ -16,7 +16,9 @@ job starts can be born outside it.
 import contextlib
 import functools
 import logging
+import math
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -204,7 +206,9 @@ class Sandbox:
 
     def wait(self, timeout: float | None = None) -> SandboxResult:
         """Wait for the program; raise subprocess.TimeoutExpired like Popen.wait."""
-        returncode = self._proc.wait(timeout)
+        if timeout is not None:
+            self._wait_for_exit(timeout)
+        returncode = self._proc.wait()
         with self._lock:
             if self._result is None:
                 # The run is over: whatever it left behind (daemons in mode none) goes too.
@@ -212,6 +216,30 @@ class Sandbox:
                     self._cgroup.kill_all()
                 self._result = self._make_result(returncode)
             return self._result
+
+    def _wait_for_exit(self, timeout: float) -> None:
+        """Return the moment the program exits, or raise TimeoutExpired after ``timeout``.
+
+        Popen.wait(timeout) polls with sleeps that double up to 50 ms, so it noticed an
+        exit 25 ms late on average (a 70 ms run looked like 113 ms); a pidfd becomes
+        readable exactly when the process ends.
+        """
+        try:
+            fd = os.pidfd_open(self._proc.pid)
+        except OSError:  # already reaped, or a kernel without pidfds (< 5.3)
+            self._proc.wait(timeout)
+            return
+        try:
+            # Asked after opening the pidfd: had the pid been reaped (and reused) before,
+            # Popen knows, and the pidfd of a stranger is never waited on.
+            if self._proc.poll() is not None:
+                return
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if not poller.poll(math.ceil(max(0.0, timeout) * 1000)):
+                raise subprocess.TimeoutExpired(self._proc.args, timeout)
+        finally:
+            os.close(fd)
 
     def _make_result(self, returncode: int) -> SandboxResult:
         code: int | None = returncode
