@@ -116,7 +116,8 @@ def test_a_busy_loop_gets_only_its_cpu_share(
     assert used["wall"] >= BUSY_SECONDS
     # About 0.25 x wall is expected; the bound only shows that throttling happens at all.
     assert used["cpu"] < 0.6 * used["wall"], used
-    assert throttled > 0
+    # Throttled, unless the shared machine gave it less than its quota anyway.
+    assert throttled > 0 or used["cpu"] < 0.25 * used["wall"], (throttled, used)
 
 
 @pytest.mark.usefixtures("needs_cpu_cgroup")
