@@ -14,10 +14,8 @@ job starts can be born outside it.
 """
 
 import contextlib
-import functools
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -28,6 +26,16 @@ from typing import Self
 from pyjobs.errors import SandboxUnavailableError
 from pyjobs.executors import bwrap, seccomp
 from pyjobs.executors.cgroups import RunCgroup, reap_orphans
+from pyjobs.executors.sandbox_chain import (
+    JOIN_CGROUP,
+    SANDBOX_UID,
+    bare_program,
+    bwrap_unavailable_reason,
+    drop_privileges,
+    prlimit,
+    setpriv,
+    tool,
+)
 from pyjobs.executors.sandbox_config import Mount, SandboxConfig, SandboxMode, SandboxResult
 
 __all__ = [
@@ -43,56 +51,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-SANDBOX_UID = 65534
-_TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
-# Paths arrive as positional arguments; no caller-supplied text is ever part of this string.
-# sh exports a PWD of its own, which bwrap's pid 1 would keep on show in /proc/1/environ.
-_JOIN_CGROUP = (
-    'unset PWD; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
-)
 _MIB = 1024 * 1024
-
-
-def _tool(name: str, mode: SandboxMode) -> str:
-    path = shutil.which(name, path=_TOOL_PATH)
-    if path is None:
-        raise SandboxUnavailableError(mode, f"{name} is not installed")
-    return path
-
-
-def _drop_privileges() -> bool:
-    return os.geteuid() == 0
-
-
-def _setpriv(mode: SandboxMode) -> list[str]:
-    uid = str(SANDBOX_UID)
-    return [
-        _tool("setpriv", mode),
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-    ]
-
-
-@functools.cache
-def bwrap_unavailable_reason() -> str | None:
-    """Why bwrap cannot run a sandbox here, or None when it can (probed once per process)."""
-    path = shutil.which("bwrap", path=_TOOL_PATH)
-    if path is None:
-        return "bwrap (bubblewrap) is not installed"
-    try:
-        prefix = _setpriv(SandboxMode.BWRAP) if _drop_privileges() else []
-        argv = [*prefix, path, *bwrap.probe_options(), "--", "/usr/bin/true"]
-        done = subprocess.run(argv, env={}, cwd="/", capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError, SandboxUnavailableError) as exc:
-        return f"bwrap probe failed: {exc}"
-    if done.returncode != 0:
-        return f"bwrap probe failed: {done.stderr.decode(errors='replace').strip()}"
-    return None
 
 
 def resolve_mode(mode: SandboxMode) -> SandboxMode:
@@ -154,14 +113,14 @@ class Sandbox:
     def start(cls, config: SandboxConfig, mode: SandboxMode, stdout: int) -> "Sandbox":
         """Start ``config.argv`` sandboxed; stdout and stderr go to fd ``stdout``."""
         mode = resolve_mode(mode)
-        drop = _drop_privileges()
+        drop = drop_privileges()
         uid = SANDBOX_UID if drop else os.geteuid()
         if drop:
             _prepare_workdir(config.workdir, uid)
             _check_reachable(config, uid)
-        chain = _setpriv(mode) if drop else []
+        chain = setpriv(mode) if drop else []
         enforced = [f"uid:{uid}"] if drop else []
-        prlimit, limits = _prlimit(config, mode, uid)
+        rlimits, limits = prlimit(config, mode, uid)
         bundle = bwrap.FdBundle()
         cgroup = RunCgroup.create(
             memory_bytes=None if config.memory_mb is None else config.memory_mb * _MIB,
@@ -171,19 +130,19 @@ class Sandbox:
         try:
             if cgroup is not None:
                 enforced += cgroup.enforced
-                join = [_tool("sh", mode), "-c", _JOIN_CGROUP, "pyjobs-cgroup-join"]
+                join = [tool("sh", mode), "-c", JOIN_CGROUP, "pyjobs-cgroup-join"]
                 chain = [*join, *map(str, cgroup.procs_files), "--", *chain]
             has_memory = cgroup is not None and any("memory" in e for e in cgroup.enforced)
             if config.memory_mb is not None and not has_memory:
                 # No memory cgroup here: an address-space cap is the only memory limit left.
-                prlimit.append(f"--as={config.memory_mb * _MIB}")
+                rlimits.append(f"--as={config.memory_mb * _MIB}")
                 limits.append("rlimit:as")
-            chain += [*prlimit, "--"]
+            chain += [*rlimits, "--"]
             enforced += limits
             if mode is SandboxMode.BWRAP:
                 program, cwd = _bwrap_program(config, uid, bundle, enforced), "/"
             else:
-                program, cwd = _bare_program(config, mode), str(config.workdir)
+                program, cwd = bare_program(config, mode), str(config.workdir)
             proc = subprocess.Popen(
                 [*chain, *program],
                 stdin=subprocess.DEVNULL,
@@ -257,24 +216,6 @@ class Sandbox:
         self.close()
 
 
-def _prlimit(config: SandboxConfig, mode: SandboxMode, uid: int) -> tuple[list[str], list[str]]:
-    """Return the prlimit command and the rlimits it enforces (the caller may add ``--as``)."""
-    argv = [
-        _tool("prlimit", mode),
-        f"--nproc={config.max_processes}",
-        f"--fsize={config.max_file_size_mb * _MIB}",
-        f"--nofile={config.max_open_files}",
-    ]
-    # RLIMIT_NPROC is never checked for root, so it only counts as enforced for others.
-    enforced = ["rlimit:nproc"] if uid != 0 else []
-    enforced += ["rlimit:fsize", "rlimit:nofile"]
-    if config.cpu_seconds is not None:
-        # Soft < hard: SIGXCPU first, so the job can tell why it stops; SIGKILL a second later.
-        argv.append(f"--cpu={config.cpu_seconds}:{config.cpu_seconds + 1}")
-        enforced.append("rlimit:cpu")
-    return argv, enforced
-
-
 def _bwrap_program(
     config: SandboxConfig, uid: int, bundle: bwrap.FdBundle, enforced: list[str]
 ) -> list[str]:
@@ -286,13 +227,4 @@ def _bwrap_program(
     if not config.network:
         enforced.append("net:isolated")
     fd = bwrap.args_fd(options, bundle)
-    return [_tool("bwrap", SandboxMode.BWRAP), "--args", str(fd), "--", *config.argv]
-
-
-def _bare_program(config: SandboxConfig, mode: SandboxMode) -> list[str]:
-    if not config.network:
-        log.warning("sandbox mode none cannot isolate the network; the job keeps it")
-    if config.mounts:
-        log.warning("sandbox mode none ignores mounts; the job sees host paths")
-    env = [f"{name}={value}" for name, value in config.env.items()]
-    return [_tool("env", mode), "-i", "--", *env, *config.argv]
+    return [tool("bwrap"), "--args", str(fd), "--", *config.argv]
