@@ -37,6 +37,7 @@ from pyjobs.executors.sandbox_chain import (
     tool,
 )
 from pyjobs.executors.sandbox_config import Mount, SandboxConfig, SandboxMode, SandboxResult
+from pyjobs.executors.usernet import Handshake, UserNet, usernet_unavailable_reason
 
 __all__ = [
     "SANDBOX_UID",
@@ -48,19 +49,29 @@ __all__ = [
     "bwrap_unavailable_reason",
     "reap_orphans",
     "resolve_mode",
+    "usernet_unavailable_reason",
 ]
 
 log = logging.getLogger(__name__)
 _MIB = 1024 * 1024
 
 
-def resolve_mode(mode: SandboxMode) -> SandboxMode:
-    """Turn AUTO into BWRAP or NONE; raise SandboxUnavailableError if BWRAP cannot work."""
+def resolve_mode(mode: SandboxMode, *, network: bool = False) -> SandboxMode:
+    """Turn AUTO into BWRAP or NONE; raise SandboxUnavailableError if BWRAP cannot work.
+
+    With ``network``, BWRAP also needs the private network's helpers; without them the
+    run fails rather than falls back (to the host's network, or to no sandbox at all).
+    """
     if mode is SandboxMode.NONE:
         return mode
     problem = bwrap_unavailable_reason()
     if problem is None:
-        return SandboxMode.BWRAP
+        problem = usernet_unavailable_reason() if network else None
+        if problem is None:
+            return SandboxMode.BWRAP
+        raise SandboxUnavailableError(
+            SandboxMode.BWRAP, f"network-on runs get a private network, but {problem}"
+        )
     if mode is SandboxMode.BWRAP:
         raise SandboxUnavailableError(mode, problem)
     return SandboxMode.NONE
@@ -95,11 +106,13 @@ class Sandbox:
         mode: SandboxMode,
         cgroup: RunCgroup | None,
         enforced: tuple[str, ...],
+        usernet: UserNet | None = None,
     ) -> None:
         self._proc = proc
         self._mode = mode
         self._cgroup = cgroup
         self._enforced = enforced
+        self._usernet = usernet
         self._lock = threading.Lock()
         self._result: SandboxResult | None = None
         self.pid = proc.pid
@@ -112,16 +125,18 @@ class Sandbox:
     @classmethod
     def start(cls, config: SandboxConfig, mode: SandboxMode, stdout: int) -> "Sandbox":
         """Start ``config.argv`` sandboxed; stdout and stderr go to fd ``stdout``."""
-        mode = resolve_mode(mode)
+        mode = resolve_mode(mode, network=config.network)
         drop = drop_privileges()
         uid = SANDBOX_UID if drop else os.geteuid()
         if drop:
             _prepare_workdir(config.workdir, uid)
             _check_reachable(config, uid)
-        chain = setpriv(mode) if drop else []
+        become = setpriv(mode) if drop else []
+        chain, join = list(become), []
         enforced = [f"uid:{uid}"] if drop else []
         rlimits, limits = prlimit(config, mode, uid)
         bundle = bwrap.FdBundle()
+        net = Handshake() if mode is SandboxMode.BWRAP and config.network else None
         cgroup = RunCgroup.create(
             memory_bytes=None if config.memory_mb is None else config.memory_mb * _MIB,
             max_processes=config.max_processes,
@@ -131,7 +146,8 @@ class Sandbox:
             if cgroup is not None:
                 enforced += cgroup.enforced
                 join = [tool("sh", mode), "-c", JOIN_CGROUP, "pyjobs-cgroup-join"]
-                chain = [*join, *map(str, cgroup.procs_files), "--", *chain]
+                join += [*map(str, cgroup.procs_files), "--"]
+                chain = [*join, *chain]
             has_memory = cgroup is not None and any("memory" in e for e in cgroup.enforced)
             if config.memory_mb is not None and not has_memory:
                 # No memory cgroup here: an address-space cap is the only memory limit left.
@@ -140,7 +156,7 @@ class Sandbox:
             chain += [*rlimits, "--"]
             enforced += limits
             if mode is SandboxMode.BWRAP:
-                program, cwd = _bwrap_program(config, uid, bundle, enforced), "/"
+                program, cwd = _bwrap_program(config, uid, bundle, enforced, net), "/"
             else:
                 program, cwd = bare_program(config, mode), str(config.workdir)
             proc = subprocess.Popen(
@@ -150,22 +166,62 @@ class Sandbox:
                 stderr=stdout,
                 env={},
                 cwd=cwd,
-                pass_fds=bundle.fds,
+                pass_fds=[*bundle.fds, *(net.child_fds if net else ())],
                 start_new_session=True,
             )
         except BaseException:
+            if net is not None:
+                net.close()
             if cgroup is not None:
                 cgroup.remove()
             raise
         finally:
             bundle.close()
-        return cls(proc, mode, cgroup, tuple(enforced))
+        if net is None:
+            return cls(proc, mode, cgroup, tuple(enforced))
+        # The helper joins the run's cgroups too: killed with the run, limited with it.
+        return cls._with_network(proc, net, cgroup, enforced, join=join, drop=become)
+
+    @classmethod
+    def _with_network(
+        cls,
+        proc: subprocess.Popen[bytes],
+        net: Handshake,
+        cgroup: RunCgroup | None,
+        enforced: list[str],
+        *,
+        join: list[str],
+        drop: list[str],
+    ) -> "Sandbox":
+        """Give the blocked bwrap child its network; on failure, take the run down."""
+        net.close_child_ends()
+        try:
+            usernet = UserNet.attach(net, join=join, drop=drop)
+        except BaseException as error:
+            # bwrap reports its child before the child mounts anything: if that failed,
+            # bwrap's own message and exit status say why (the program never ran).
+            if isinstance(error, Exception) and _exits_by_itself(proc):
+                return cls(proc, SandboxMode.BWRAP, cgroup, tuple(enforced))
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if cgroup is not None:
+                cgroup.kill_all()
+                cgroup.remove()
+            raise
+        finally:
+            net.close()
+        if usernet is not None:
+            enforced.append("net:private")
+        return cls(proc, SandboxMode.BWRAP, cgroup, tuple(enforced), usernet)
 
     def wait(self, timeout: float | None = None) -> SandboxResult:
         """Wait for the program; raise subprocess.TimeoutExpired like Popen.wait."""
         returncode = self._proc.wait(timeout)
         with self._lock:
             if self._result is None:
+                if self._usernet is not None:
+                    self._usernet.stop()
                 # The run is over: whatever it left behind (daemons in mode none) goes too.
                 if self._cgroup is not None:
                     self._cgroup.kill_all()
@@ -194,12 +250,16 @@ class Sandbox:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.kill()
+            if self._usernet is not None:
+                self._usernet.kill()
 
     def close(self) -> None:
         """Kill anything left, reap the program and delete the run's cgroup."""
         self.kill()
         self._proc.wait()
         with self._lock:
+            if self._usernet is not None:
+                self._usernet.close()
             if self._cgroup is not None:
                 self._cgroup.remove()
                 self._cgroup = None
@@ -216,11 +276,26 @@ class Sandbox:
         self.close()
 
 
+def _exits_by_itself(proc: subprocess.Popen[bytes], grace: float = 0.5) -> bool:
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
 def _bwrap_program(
-    config: SandboxConfig, uid: int, bundle: bwrap.FdBundle, enforced: list[str]
+    config: SandboxConfig,
+    uid: int,
+    bundle: bwrap.FdBundle,
+    enforced: list[str],
+    net: Handshake | None,
 ) -> list[str]:
     filter_ = seccomp.build_filter() if config.seccomp else None
-    options = bwrap.bwrap_options(config, host_uid=uid, bundle=bundle, seccomp=filter_)
+    handshake = net.bwrap_options() if net is not None else []
+    options = bwrap.bwrap_options(
+        config, host_uid=uid, bundle=bundle, seccomp=filter_, handshake=handshake
+    )
     enforced.append("bwrap")
     if filter_ is not None:
         enforced.append("seccomp")
