@@ -28,7 +28,7 @@ from pyjobs.executors.sandbox import (
     resolve_mode,
 )
 from pyjobs.executors.sandbox_chain import tool
-from pyjobs.status import RunStatus
+from pyjobs.status import FailureReason, RunStatus
 from tests.executors.helpers import (
     IS_ROOT,
     PYTHON,
@@ -154,6 +154,23 @@ def test_a_missing_helper_fails_network_runs_clearly(
             Sandbox.start(config, mode, 1)
         assert resolve_mode(mode) is SandboxMode.BWRAP  # network-off runs are unaffected
     assert resolve_mode(SandboxMode.NONE, network=True) is SandboxMode.NONE
+
+
+def test_without_the_helper_a_network_run_fails_and_says_why(
+    executor: LocalExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Environments are built with network: have the (empty) one ready beforehand.
+    assert run(executor, {"python_code": "pass"}).state.status is RunStatus.SUCCEEDED
+    missing = "slirp4netns is not installed (Debian package slirp4netns)"
+    monkeypatch.setattr(sandbox_module, "usernet_unavailable_reason", lambda: missing)
+    failed = run(executor, {"python_code": "print('ran')"})
+    assert failed.state.status is RunStatus.FAILED
+    assert failed.state.reason is FailureReason.BACKEND_ERROR
+    assert missing in failed.state.message
+    assert missing in failed.text
+    assert "ran" not in failed.text.split()
+    offline = run(executor, {"python_code": "print('ran')", "network": False})
+    assert offline.state.status is RunStatus.SUCCEEDED, offline.text
 
 
 @bwrap_only
