@@ -11,15 +11,26 @@ from uv import find_uv_bin
 
 from pyjobs.executors.local import LocalExecutor
 from pyjobs.executors.localconfig import LocalRunConfig, default_python
-from pyjobs.executors.sandbox import Sandbox, SandboxConfig, SandboxMode, bwrap_unavailable_reason
+from pyjobs.executors.sandbox import (
+    Sandbox,
+    SandboxConfig,
+    SandboxMode,
+    bwrap_unavailable_reason,
+    usernet_unavailable_reason,
+)
 from tests.executors.helpers import PYTHON, Run, RunPython
 from tests.support.host import require
 
 
 def require_bwrap() -> None:
-    """Skip without a working bwrap, except on CI (CI=true) where that is a failure."""
+    """Skip without a working bwrap, except on CI (CI=true) where that is a failure.
+
+    Runs have network by default, which bwrap gives through slirp4netns: both are needed.
+    """
     reason = bwrap_unavailable_reason()
     require(reason is None, f"bubblewrap unavailable: {reason}")
+    reason = usernet_unavailable_reason()
+    require(reason is None, f"private network for network-on runs unavailable: {reason}")
 
 
 @pytest.fixture

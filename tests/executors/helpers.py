@@ -1,6 +1,7 @@
 """Helpers for sandbox tests: inspecting host processes and run results."""
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -65,3 +66,48 @@ def cgroup_dirs(pid: int) -> dict[str, Path]:
                 mount_point, mount_root = mounts[name]
                 found[name] = mount_point / os.path.relpath(path, mount_root)
     return found
+
+
+def helper_processes(name: str = "slirp4netns") -> list[int]:
+    """Pids of this process's children called ``name``, zombies included (not yet reaped)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = dict(
+                line.split(":\t", 1) for line in (entry / "status").read_text().splitlines()
+            )
+        except (OSError, ValueError):
+            continue
+        if status.get("Name") == name and status.get("PPid") == str(os.getpid()):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def host_ipv4() -> str | None:
+    """The host's first global IPv4 address, read from ``ip`` (nothing is sent anywhere)."""
+    ip = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if ip is None:
+        return None
+    shown = subprocess.run(
+        [ip, "-4", "-o", "addr", "show", "scope", "global"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    for line in shown.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            return fields[fields.index("inet") + 1].split("/")[0]
+    return None

@@ -1,5 +1,6 @@
 """Hostile programs in the real sandbox: each must fail safely and leave the host unharmed."""
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ from tests.executors.helpers import (
     PYTHON,
     RunPython,
     host_can_fork,
+    host_ipv4,
     processes_with,
     wait_until_gone,
 )
@@ -191,10 +193,9 @@ print(os.path.exists({str(secret)!r}), os.path.exists("/root"), os.path.exists("
     assert run_python(code).output.split() == ["False", "False", "False"]
 
 
-@pytest.fixture
-def loopback_server() -> Iterator[int]:
-    """A TCP listener on the host's 127.0.0.1; yields its port."""
-    server = socket.create_server(("127.0.0.1", 0))
+def _serve(address: str) -> Iterator[int]:
+    """A TCP listener on ``address`` answering ``host-only``; yields its port."""
+    server = socket.create_server((address, 0))
     server.settimeout(0.2)
     stop = threading.Event()
 
@@ -213,6 +214,27 @@ def loopback_server() -> Iterator[int]:
     stop.set()
     thread.join()
     server.close()
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[int]:
+    """A TCP listener on the host's 127.0.0.1; yields its port."""
+    yield from _serve("127.0.0.1")
+
+
+@pytest.fixture
+def host_address() -> str:
+    """The host's primary IPv4 address (not loopback)."""
+    address = host_ipv4()
+    if address is None:
+        pytest.skip("the host has no global IPv4 address")
+    return address
+
+
+@pytest.fixture
+def host_address_server(host_address: str) -> Iterator[int]:
+    """A TCP listener on the host's primary IPv4 address; yields its port."""
+    yield from _serve(host_address)
 
 
 CONNECT = """
@@ -245,14 +267,65 @@ def test_network_off_reaches_nothing_not_even_host_loopback(
     assert lines[3] == "0 routes"
 
 
+PROBE_PRIVATE_NETWORK = """
+import errno, json, socket
+def tcp(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=3) as conn:
+            return conn.recv(100).decode().strip()
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, type(exc).__name__)
+def route(host, port):
+    # connect() on a UDP socket only looks the route up: no packet leaves the sandbox.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect((host, port))
+            return "routable"
+        except OSError as exc:
+            return errno.errorcode[exc.errno]
+print(json.dumps({{
+    "loopback": tcp("127.0.0.1", {port}),
+    "gateway": tcp("10.0.2.2", {port}),
+    "host_address": tcp({host!r}, {host_port}),
+    "host_address_udp": route({host!r}, {host_port}),
+    "metadata": route("169.254.169.254", 80),
+    "dns_forwarder_other_port": route("10.0.2.3", 5432),
+    "dns_forwarder": route("10.0.2.3", 53),
+    "nameservers": [
+        line.split()[1] for line in open("/etc/resolv.conf") if line.startswith("nameserver")
+    ],
+    "localhost": socket.getaddrinfo("localhost", 80, socket.AF_INET)[0][4][0],
+    "interfaces": sorted(
+        line.split(":")[0].strip() for line in open("/proc/net/dev").readlines()[2:]
+    ),
+}}))
+"""
+
+
 @bwrap_only
-def test_network_on_shares_the_host_network_loopback_included(
-    run_python: RunPython, loopback_server: int
+def test_network_on_is_private_host_services_unreachable(
+    run_python: RunPython, loopback_server: int, host_address: str, host_address_server: int
 ) -> None:
-    # Documented trade-off: network=True shares the host's network namespace (bwrap has no
-    # NAT of its own), so host services on 127.0.0.1 are reachable and must require auth.
-    run = run_python(CONNECT.format(port=loopback_server), network=True)
-    assert run.output.splitlines()[0] == "host-only"
+    # The run has its own namespace, NATed by slirp4netns: the host's loopback services
+    # (databases with trust auth, the pyjobs API), its own addresses and metadata
+    # addresses are out of reach, but DNS is there (the outside: see the install tests).
+    code = PROBE_PRIVATE_NETWORK.format(
+        port=loopback_server, host=host_address, host_port=host_address_server
+    )
+    run = run_python(code, network=True)
+    assert run.result.exit_code == 0, run.output
+    assert "net:private" in run.result.enforced
+    seen = json.loads(run.output.strip().splitlines()[-1])
+    assert seen["loopback"] == "ECONNREFUSED"  # the sandbox's own, empty loopback
+    assert seen["gateway"] in ("ENETUNREACH", "EHOSTUNREACH", "ECONNREFUSED"), seen
+    assert seen["host_address"] == "EHOSTUNREACH"
+    assert seen["host_address_udp"] == "EHOSTUNREACH"
+    assert seen["metadata"] == "EHOSTUNREACH"
+    assert seen["dns_forwarder_other_port"] == "ENETUNREACH"
+    assert seen["dns_forwarder"] == "routable"
+    assert seen["nameservers"] == ["10.0.2.3"]
+    assert seen["localhost"] == "127.0.0.1"
+    assert seen["interfaces"] == ["lo", "tap0"]
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to start a victim as the sandbox uid")

@@ -1,8 +1,10 @@
 """The bubblewrap command line of a run, and the in-memory files it reads by fd."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+from pyjobs.executors import netpolicy
 from pyjobs.executors.sandbox_config import SandboxConfig
 
 HOSTNAME = "pyjobs"
@@ -17,7 +19,9 @@ _ETC_ALWAYS = (
     "/etc/localtime",
     "/etc/nsswitch.conf",
 )
-_ETC_NETWORK = ("/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/gai.conf")
+# resolv.conf is generated instead: the host's resolver is not reachable from the run's
+# own network namespace, slirp4netns' DNS forwarder is.
+_ETC_NETWORK = ("/etc/hosts", "/etc/host.conf", "/etc/gai.conf")
 # Paths inside the sandbox, each a private tmpfs: not the host's shared temp directories.
 _TMP = "/tmp"  # noqa: S108
 _SHM = "/dev/shm"  # noqa: S108
@@ -59,14 +63,21 @@ def _accounts(uids: list[int]) -> tuple[bytes, bytes]:
 
 
 def bwrap_options(
-    config: SandboxConfig, *, host_uid: int, bundle: FdBundle, seccomp: bytes | None
+    config: SandboxConfig,
+    *,
+    host_uid: int,
+    bundle: FdBundle,
+    seccomp: bytes | None,
+    handshake: Sequence[str] = (),
 ) -> list[str]:
-    """Return the bwrap options (everything before ``--``) for ``config``."""
+    """Return the bwrap options (everything before ``--``) for ``config``.
+
+    The network is always private; with ``config.network``, ``handshake`` holds the
+    options that let slirp4netns connect it before the program starts.
+    """
     mib = 1024 * 1024
     inner_uid = host_uid if config.inner_uid is None else config.inner_uid
-    opts = ["--unshare-all"]
-    if config.network:
-        opts.append("--share-net")
+    opts = ["--unshare-all", *handshake]
     opts += [
         "--unshare-user",
         "--disable-userns",
@@ -90,7 +101,9 @@ def bwrap_options(
         opts += ["--ro-bind-try", path, path]
     passwd, group = _accounts([inner_uid, host_uid])
     files = {"/etc/passwd": passwd, "/etc/group": group}
-    if not config.network:
+    if config.network:
+        files["/etc/resolv.conf"] = netpolicy.resolv_conf()
+    else:
         files["/etc/hosts"] = _LOOPBACK_HOSTS
     for target, content in files.items():
         opts += ["--perms", "0444", "--ro-bind-data", str(bundle.add(target, content)), target]

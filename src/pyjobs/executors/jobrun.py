@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pyjobs.errors import SandboxUnavailableError
 from pyjobs.executors.base import RunRequest
 from pyjobs.executors.envcache import EnvCache, EnvKey
 from pyjobs.executors.hostenv import CA_VARIABLES, network_environment
@@ -316,6 +317,11 @@ class JobRunner:
                     raise _SetupFailed(RunOutcome.cancelled())
                 sandbox = Sandbox.start(config, self._mode, stdout=write_end)
                 self._active = sandbox
+        except SandboxUnavailableError as error:
+            # E.g. a network-on step without slirp4netns: never run it less isolated.
+            os.close(read_end)
+            self.log.note(f"ERROR: {error}")
+            raise _SetupFailed(RunOutcome.failed(FailureReason.BACKEND_ERROR, str(error))) from None
         finally:
             os.close(write_end)
         # Said before the drain starts, so the note precedes whatever the program prints.

@@ -14,12 +14,10 @@ job starts can be born outside it.
 """
 
 import contextlib
-import functools
 import logging
 import math
 import os
 import select
-import shutil
 import signal
 import subprocess
 import threading
@@ -30,7 +28,18 @@ from typing import Self
 from pyjobs.errors import SandboxUnavailableError
 from pyjobs.executors import bwrap, seccomp
 from pyjobs.executors.cgroups import RunCgroup, reap_orphans
+from pyjobs.executors.sandbox_chain import (
+    JOIN_CGROUP,
+    SANDBOX_UID,
+    bare_program,
+    bwrap_unavailable_reason,
+    drop_privileges,
+    prlimit,
+    setpriv,
+    tool,
+)
 from pyjobs.executors.sandbox_config import Mount, SandboxConfig, SandboxMode, SandboxResult
+from pyjobs.executors.usernet import Handshake, UserNet, usernet_unavailable_reason
 
 __all__ = [
     "SANDBOX_UID",
@@ -42,68 +51,29 @@ __all__ = [
     "bwrap_unavailable_reason",
     "reap_orphans",
     "resolve_mode",
+    "usernet_unavailable_reason",
 ]
 
 log = logging.getLogger(__name__)
-
-SANDBOX_UID = 65534
-_TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
-# Paths arrive as positional arguments; no caller-supplied text is ever part of this string.
-# sh exports a PWD of its own, which bwrap's pid 1 would keep on show in /proc/1/environ.
-_JOIN_CGROUP = (
-    'unset PWD; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
-)
 _MIB = 1024 * 1024
 
 
-def _tool(name: str, mode: SandboxMode) -> str:
-    path = shutil.which(name, path=_TOOL_PATH)
-    if path is None:
-        raise SandboxUnavailableError(mode, f"{name} is not installed")
-    return path
+def resolve_mode(mode: SandboxMode, *, network: bool = False) -> SandboxMode:
+    """Turn AUTO into BWRAP or NONE; raise SandboxUnavailableError if BWRAP cannot work.
 
-
-def _drop_privileges() -> bool:
-    return os.geteuid() == 0
-
-
-def _setpriv(mode: SandboxMode) -> list[str]:
-    uid = str(SANDBOX_UID)
-    return [
-        _tool("setpriv", mode),
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-    ]
-
-
-@functools.cache
-def bwrap_unavailable_reason() -> str | None:
-    """Why bwrap cannot run a sandbox here, or None when it can (probed once per process)."""
-    path = shutil.which("bwrap", path=_TOOL_PATH)
-    if path is None:
-        return "bwrap (bubblewrap) is not installed"
-    try:
-        prefix = _setpriv(SandboxMode.BWRAP) if _drop_privileges() else []
-        argv = [*prefix, path, *bwrap.probe_options(), "--", "/usr/bin/true"]
-        done = subprocess.run(argv, env={}, cwd="/", capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError, SandboxUnavailableError) as exc:
-        return f"bwrap probe failed: {exc}"
-    if done.returncode != 0:
-        return f"bwrap probe failed: {done.stderr.decode(errors='replace').strip()}"
-    return None
-
-
-def resolve_mode(mode: SandboxMode) -> SandboxMode:
-    """Turn AUTO into BWRAP or NONE; raise SandboxUnavailableError if BWRAP cannot work."""
+    With ``network``, BWRAP also needs the private network's helpers; without them the
+    run fails rather than falls back (to the host's network, or to no sandbox at all).
+    """
     if mode is SandboxMode.NONE:
         return mode
     problem = bwrap_unavailable_reason()
     if problem is None:
-        return SandboxMode.BWRAP
+        problem = usernet_unavailable_reason() if network else None
+        if problem is None:
+            return SandboxMode.BWRAP
+        raise SandboxUnavailableError(
+            SandboxMode.BWRAP, f"network-on runs get a private network, but {problem}"
+        )
     if mode is SandboxMode.BWRAP:
         raise SandboxUnavailableError(mode, problem)
     return SandboxMode.NONE
@@ -138,11 +108,13 @@ class Sandbox:
         mode: SandboxMode,
         cgroup: RunCgroup | None,
         enforced: tuple[str, ...],
+        usernet: UserNet | None = None,
     ) -> None:
         self._proc = proc
         self._mode = mode
         self._cgroup = cgroup
         self._enforced = enforced
+        self._usernet = usernet
         self._lock = threading.Lock()
         self._result: SandboxResult | None = None
         self.pid = proc.pid
@@ -155,16 +127,18 @@ class Sandbox:
     @classmethod
     def start(cls, config: SandboxConfig, mode: SandboxMode, stdout: int) -> "Sandbox":
         """Start ``config.argv`` sandboxed; stdout and stderr go to fd ``stdout``."""
-        mode = resolve_mode(mode)
-        drop = _drop_privileges()
+        mode = resolve_mode(mode, network=config.network)
+        drop = drop_privileges()
         uid = SANDBOX_UID if drop else os.geteuid()
         if drop:
             _prepare_workdir(config.workdir, uid)
             _check_reachable(config, uid)
-        chain = _setpriv(mode) if drop else []
+        become = setpriv(mode) if drop else []
+        chain, join = list(become), []
         enforced = [f"uid:{uid}"] if drop else []
-        prlimit, limits = _prlimit(config, mode, uid)
+        rlimits, limits = prlimit(config, mode, uid)
         bundle = bwrap.FdBundle()
+        net = Handshake() if mode is SandboxMode.BWRAP and config.network else None
         cgroup = RunCgroup.create(
             memory_bytes=None if config.memory_mb is None else config.memory_mb * _MIB,
             max_processes=config.max_processes,
@@ -173,19 +147,20 @@ class Sandbox:
         try:
             if cgroup is not None:
                 enforced += cgroup.enforced
-                join = [_tool("sh", mode), "-c", _JOIN_CGROUP, "pyjobs-cgroup-join"]
-                chain = [*join, *map(str, cgroup.procs_files), "--", *chain]
+                join = [tool("sh", mode), "-c", JOIN_CGROUP, "pyjobs-cgroup-join"]
+                join += [*map(str, cgroup.procs_files), "--"]
+                chain = [*join, *chain]
             has_memory = cgroup is not None and any("memory" in e for e in cgroup.enforced)
             if config.memory_mb is not None and not has_memory:
                 # No memory cgroup here: an address-space cap is the only memory limit left.
-                prlimit.append(f"--as={config.memory_mb * _MIB}")
+                rlimits.append(f"--as={config.memory_mb * _MIB}")
                 limits.append("rlimit:as")
-            chain += [*prlimit, "--"]
+            chain += [*rlimits, "--"]
             enforced += limits
             if mode is SandboxMode.BWRAP:
-                program, cwd = _bwrap_program(config, uid, bundle, enforced), "/"
+                program, cwd = _bwrap_program(config, uid, bundle, enforced, net), "/"
             else:
-                program, cwd = _bare_program(config, mode), str(config.workdir)
+                program, cwd = bare_program(config, mode), str(config.workdir)
             proc = subprocess.Popen(
                 [*chain, *program],
                 stdin=subprocess.DEVNULL,
@@ -193,16 +168,54 @@ class Sandbox:
                 stderr=stdout,
                 env={},
                 cwd=cwd,
-                pass_fds=bundle.fds,
+                pass_fds=[*bundle.fds, *(net.child_fds if net else ())],
                 start_new_session=True,
             )
         except BaseException:
+            if net is not None:
+                net.close()
             if cgroup is not None:
                 cgroup.remove()
             raise
         finally:
             bundle.close()
-        return cls(proc, mode, cgroup, tuple(enforced))
+        if net is None:
+            return cls(proc, mode, cgroup, tuple(enforced))
+        # The helper joins the run's cgroups too: killed with the run, limited with it.
+        return cls._with_network(proc, net, cgroup, enforced, join=join, drop=become)
+
+    @classmethod
+    def _with_network(
+        cls,
+        proc: subprocess.Popen[bytes],
+        net: Handshake,
+        cgroup: RunCgroup | None,
+        enforced: list[str],
+        *,
+        join: list[str],
+        drop: list[str],
+    ) -> "Sandbox":
+        """Give the blocked bwrap child its network; on failure, take the run down."""
+        net.close_child_ends()
+        try:
+            usernet = UserNet.attach(net, join=join, drop=drop)
+        except BaseException as error:
+            # bwrap reports its child before the child mounts anything: if that failed,
+            # bwrap's own message and exit status say why (the program never ran).
+            if isinstance(error, Exception) and _exits_by_itself(proc):
+                return cls(proc, SandboxMode.BWRAP, cgroup, tuple(enforced))
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if cgroup is not None:
+                cgroup.kill_all()
+                cgroup.remove()
+            raise
+        finally:
+            net.close()
+        if usernet is not None:
+            enforced.append("net:private")
+        return cls(proc, SandboxMode.BWRAP, cgroup, tuple(enforced), usernet)
 
     def wait(self, timeout: float | None = None) -> SandboxResult:
         """Wait for the program; raise subprocess.TimeoutExpired like Popen.wait."""
@@ -211,6 +224,8 @@ class Sandbox:
         returncode = self._proc.wait()
         with self._lock:
             if self._result is None:
+                if self._usernet is not None:
+                    self._usernet.stop()
                 # The run is over: whatever it left behind (daemons in mode none) goes too.
                 if self._cgroup is not None:
                     self._cgroup.kill_all()
@@ -263,12 +278,16 @@ class Sandbox:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.kill()
+            if self._usernet is not None:
+                self._usernet.kill()
 
     def close(self) -> None:
         """Kill anything left, reap the program and delete the run's cgroup."""
         self.kill()
         self._proc.wait()
         with self._lock:
+            if self._usernet is not None:
+                self._usernet.close()
             if self._cgroup is not None:
                 self._cgroup.remove()
                 self._cgroup = None
@@ -285,42 +304,30 @@ class Sandbox:
         self.close()
 
 
-def _prlimit(config: SandboxConfig, mode: SandboxMode, uid: int) -> tuple[list[str], list[str]]:
-    """Return the prlimit command and the rlimits it enforces (the caller may add ``--as``)."""
-    argv = [
-        _tool("prlimit", mode),
-        f"--nproc={config.max_processes}",
-        f"--fsize={config.max_file_size_mb * _MIB}",
-        f"--nofile={config.max_open_files}",
-    ]
-    # RLIMIT_NPROC is never checked for root, so it only counts as enforced for others.
-    enforced = ["rlimit:nproc"] if uid != 0 else []
-    enforced += ["rlimit:fsize", "rlimit:nofile"]
-    if config.cpu_seconds is not None:
-        # Soft < hard: SIGXCPU first, so the job can tell why it stops; SIGKILL a second later.
-        argv.append(f"--cpu={config.cpu_seconds}:{config.cpu_seconds + 1}")
-        enforced.append("rlimit:cpu")
-    return argv, enforced
+def _exits_by_itself(proc: subprocess.Popen[bytes], grace: float = 0.5) -> bool:
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _bwrap_program(
-    config: SandboxConfig, uid: int, bundle: bwrap.FdBundle, enforced: list[str]
+    config: SandboxConfig,
+    uid: int,
+    bundle: bwrap.FdBundle,
+    enforced: list[str],
+    net: Handshake | None,
 ) -> list[str]:
     filter_ = seccomp.build_filter() if config.seccomp else None
-    options = bwrap.bwrap_options(config, host_uid=uid, bundle=bundle, seccomp=filter_)
+    handshake = net.bwrap_options() if net is not None else []
+    options = bwrap.bwrap_options(
+        config, host_uid=uid, bundle=bundle, seccomp=filter_, handshake=handshake
+    )
     enforced.append("bwrap")
     if filter_ is not None:
         enforced.append("seccomp")
     if not config.network:
         enforced.append("net:isolated")
     fd = bwrap.args_fd(options, bundle)
-    return [_tool("bwrap", SandboxMode.BWRAP), "--args", str(fd), "--", *config.argv]
-
-
-def _bare_program(config: SandboxConfig, mode: SandboxMode) -> list[str]:
-    if not config.network:
-        log.warning("sandbox mode none cannot isolate the network; the job keeps it")
-    if config.mounts:
-        log.warning("sandbox mode none ignores mounts; the job sees host paths")
-    env = [f"{name}={value}" for name, value in config.env.items()]
-    return [_tool("env", mode), "-i", "--", *env, *config.argv]
+    return [tool("bwrap"), "--args", str(fd), "--", *config.argv]
