@@ -294,9 +294,12 @@ class JobRunner:
     ) -> SandboxConfig:
         workdir = self._job_dir / workdir_name
         workdir.mkdir(mode=0o700)
+        private_tmp = self._visible(workdir, "/tmp")  # noqa: S108 - the sandbox's own tmpfs
         return SandboxConfig(
             argv=[*self.template.command, self._visible(self._job_dir / "script", SCRIPT_MOUNT)],
-            env={**env, "HOME": "/tmp", "TMPDIR": "/tmp"},  # noqa: S108 - the sandbox's own /tmp
+            # The sandbox's own /tmp; without a sandbox, the workdir (removed after the run)
+            # rather than the host's /tmp, where the script's files would pile up.
+            env={**env, "HOME": private_tmp, "TMPDIR": private_tmp},
             workdir=workdir,
             mounts=mounts if self._mode is SandboxMode.BWRAP else (),
             network=network,
