@@ -21,6 +21,7 @@ $(CHECKOV): | $(BIN)/pyjobs
 install: $(BIN)/pyjobs $(CHECKOV)
 
 serve: install
+	scripts/system-deps
 	$(BIN)/pyjobs serve
 
 lint: install
