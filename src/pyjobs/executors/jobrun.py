@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from pyjobs.errors import SandboxUnavailableError
@@ -16,6 +16,7 @@ from pyjobs.executors.base import RunRequest
 from pyjobs.executors.envcache import EnvCache, EnvKey
 from pyjobs.executors.hostenv import CA_VARIABLES, network_environment
 from pyjobs.executors.localconfig import LocalRunConfig
+from pyjobs.executors.outcome import RunOutcome
 from pyjobs.executors.runlog import RunLog
 from pyjobs.executors.sandbox import SANDBOX_UID, Sandbox, SandboxMode, resolve_mode
 from pyjobs.executors.sandbox_config import (
@@ -34,35 +35,6 @@ SCRIPT_MOUNT = "/job/script"
 UV_MOUNT = "/opt/pyjobs/bin/uv"
 UV_CACHE_MOUNT = "/uv-cache"
 _BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """How a run ended, as the executor records it."""
-
-    status: RunStatus
-    reason: FailureReason | None = None
-    message: str = ""
-    exit_code: int | None = None
-    signal: int | None = None
-    run_seconds: float | None = None
-    limits: tuple[str, ...] = ()
-
-    @classmethod
-    def failed(cls, reason: FailureReason, message: str, **details: object) -> RunOutcome:
-        """A failure with its reason."""
-        return cls(RunStatus.FAILED, reason, message, **details)  # type: ignore[arg-type]
-
-    @classmethod
-    def cancelled(cls, message: str = "cancelled") -> RunOutcome:
-        """A run stopped on request."""
-        return cls(RunStatus.CANCELLED, FailureReason.CANCELLED, message)
-
-    def as_cancelled(self) -> RunOutcome:
-        """The same run, reported as cancelled (it ended because someone stopped it)."""
-        return replace(
-            self, status=RunStatus.CANCELLED, reason=FailureReason.CANCELLED, message="cancelled"
-        )
 
 
 class _SetupFailed(Exception):

@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pyjobs.errors import ExecutorClosedError, RunNotFoundError
 from pyjobs.executors.base import RunRequest, RunState, StateListener
 from pyjobs.executors.envcache import EnvCache
-from pyjobs.executors.jobrun import JobRunner, RunOutcome
+from pyjobs.executors.jobrun import JobRunner
 from pyjobs.executors.localconfig import LocalRunConfig, prepare_sandbox_root
+from pyjobs.executors.outcome import RunOutcome
 from pyjobs.executors.runlog import RunLog, log_path, read_log
 from pyjobs.executors.sandbox import reap_orphans
 from pyjobs.manifests.reading import generate_workflow_name

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select, update
 
 from pyjobs.errors import PyjobsError
 from pyjobs.executors.base import Executor, RunRequest, RunState, StateListener
-from pyjobs.executors.runlog import log_path, read_log
 from pyjobs.server import instances
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Run
@@ -114,10 +113,6 @@ class Dispatcher:
                     self._executor.wait(run_id, max(0.0, deadline - time.monotonic()))
                 return
             time.sleep(0.1)
-
-    def read_log(self, run_id: str) -> Iterator[bytes]:
-        """The run's log as stored so far."""
-        return read_log(log_path(self.home, run_id))
 
     # -- the loop ------------------------------------------------------------------------
 

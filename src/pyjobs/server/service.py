@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -125,7 +124,7 @@ class TaskService:
         """Cancel the task's active run, wherever it is; a no-op once it has ended."""
         with self.db.session() as session:
             task = self._task(session, principal, task_id, lock=True)
-            run = self._latest(session, task)
+            run = self._latest(task)
             if RunStatus(run.status).is_final:
                 return self._task_out(task)
             run.cancel_requested = True
@@ -220,11 +219,6 @@ class TaskService:
         """The Argo Workflow YAML a submit would produce, without storing anything."""
         return render_yaml(build_manifest(spec, self.options, None, self.builder))
 
-    def logs(self, principal: Principal, task_id: str, number: int | None) -> Iterator[bytes]:
-        """The run's log as stored (for following, see the routes' streaming)."""
-        run = self.run_of(principal, task_id, number)
-        return self.dispatcher.read_log(run.id)
-
     # -- helpers -------------------------------------------------------------------------
 
     def _new_run(self, task_id: str, number: int, spec: TaskSpec, now: datetime) -> Run:
@@ -259,7 +253,7 @@ class TaskService:
             raise NotFoundError("task", task_id)
         return task
 
-    def _latest(self, session: Session, task: Task) -> Run:
+    def _latest(self, task: Task) -> Run:
         return next(r for r in task.runs if r.number == task.latest_run)
 
     def _task_out(self, task: Task) -> TaskOut:
