@@ -1,0 +1,1 @@
+"""Tests of the Kubernetes deployment (deploy/) and the server image (Dockerfile)."""
