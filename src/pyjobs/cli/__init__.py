@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pyjobs.cli import admin, local
+from pyjobs.cli import admin, local, remote
 
 __all__ = ["cli", "main"]
 
@@ -15,7 +15,7 @@ def cli() -> None:
     """Run Python code with the pip packages it needs as isolated jobs."""
 
 
-for _command in (local.run, local.render, admin.serve, admin.token, admin.db):
+for _command in (local.run, local.render, *remote.COMMANDS, admin.serve, admin.token, admin.db):
     cli.add_command(_command)
 
 
