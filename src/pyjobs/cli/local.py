@@ -1,4 +1,8 @@
-"""Commands that work on this machine without a server: `run` and `render`."""
+"""Commands that work on this machine without a server: `run` and `render`.
+
+The executor and the manifest builders are imported by the commands that use them: Hera
+takes about a second to import, which the other commands (`status`, `list`, …) need not pay.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,33 @@ import time
 import uuid
 from contextlib import closing
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pyjobs.cli.options import fail, load_settings, spec_from_options, task_options
 from pyjobs.console import OutputPane, exit_status, stdout_pane, summary
 from pyjobs.errors import PyjobsError
-from pyjobs.executors.base import RunRequest
-from pyjobs.executors.local import LocalExecutor
-from pyjobs.executors.localconfig import LocalRunConfig
-from pyjobs.manifests import Builder, ManifestOptions, build_manifest, render_yaml
 from pyjobs.spec import TaskSpec
+
+if TYPE_CHECKING:
+    from pyjobs.executors.local import LocalExecutor
+
+# The values of pyjobs.manifests.Builder (tests/test_cli.py runs both).
+_BUILDERS = ("hera", "template")
 
 
 @click.command()
 @task_options
 @click.option(
     "--builder",
-    type=click.Choice([b.value for b in Builder]),
+    type=click.Choice(_BUILDERS),
     help="Manifest builder (default: hera, or template when USE_HERA_SDK=false).",
 )
 def render(builder: str | None, **task: Any) -> None:
     """Print the Argo Workflow YAML a task would run as."""
+    from pyjobs.manifests import Builder, ManifestOptions, build_manifest, render_yaml  # noqa: PLC0415
+
     settings = load_settings()
     spec = spec_from_options(**task)
     chosen = Builder(builder) if builder else Builder.from_flag(settings.use_hera_sdk)
@@ -41,6 +49,11 @@ def render(builder: str | None, **task: Any) -> None:
 @task_options
 def run(**task: Any) -> None:
     """Run a task once on this machine, in the sandbox, with its output streamed live."""
+    from pyjobs.executors.base import RunRequest  # noqa: PLC0415
+    from pyjobs.executors.local import LocalExecutor  # noqa: PLC0415
+    from pyjobs.executors.localconfig import LocalRunConfig  # noqa: PLC0415
+    from pyjobs.manifests import Builder, ManifestOptions, build_manifest  # noqa: PLC0415
+
     settings = load_settings()
     spec = spec_from_options(**task)
     builder = Builder.from_flag(settings.use_hera_sdk)
