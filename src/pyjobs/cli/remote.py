@@ -108,8 +108,10 @@ def _follow(client: Client, started: SubmitResponse) -> RunOut:
     """Stream the run's output, a spinner on a terminal until its environment is ready."""
     pane = stdout_pane(f"waiting for the environment of task {started.id}")
     done = threading.Event()
+    # Only a spinner needs to know when setup ends: piped, nothing polls the server.
     watcher = threading.Thread(target=_watch_setup, args=(client, started, pane, done))
-    watcher.start()
+    if sys.stderr.isatty():
+        watcher.start()
     try:
         for chunk in client.logs(started.id, run=started.run_number, follow=True):
             pane.write(chunk.encode())
@@ -118,7 +120,8 @@ def _follow(client: Client, started: SubmitResponse) -> RunOut:
         _detached(started.id)
     finally:
         done.set()
-        watcher.join()
+        if watcher.is_alive():
+            watcher.join()
         pane.setup_done()
 
 
