@@ -1,4 +1,4 @@
-"""Terminal output of `pyjobs run`: live log, a setup spinner on a terminal, a summary."""
+"""Terminal output of runs (`pyjobs run`, `submit --follow`): live log, spinner, summary."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import itertools
 import sys
 import threading
 import time
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, Protocol, TextIO
 
-from pyjobs.executors.base import RunState
 from pyjobs.status import FailureReason, RunStatus
 
 # Exit statuses of `pyjobs run` besides the code's own (documented in the README).
@@ -21,7 +20,43 @@ EXIT_BACKEND_ERROR = 70  # EX_SOFTWARE: pyjobs itself could not run the code
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
-def exit_status(state: RunState) -> int:
+class RunOutcome(Protocol):
+    """What the exit status and summary read of a run: an executor's RunState, the API's RunOut."""
+
+    @property
+    def status(self) -> RunStatus:
+        """Where the run is."""
+
+    @property
+    def reason(self) -> FailureReason | None:
+        """Why it failed, if it did."""
+
+    @property
+    def message(self) -> str:
+        """Details of the outcome."""
+
+    @property
+    def exit_code(self) -> int | None:
+        """The code's exit status, where known."""
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that killed the code, where known."""
+
+    @property
+    def env_cache_hit(self) -> bool | None:
+        """Whether the environment came from the cache (None: no environment yet)."""
+
+    @property
+    def setup_seconds(self) -> float | None:
+        """Time to get the environment ready."""
+
+    @property
+    def run_seconds(self) -> float | None:
+        """Time the code ran."""
+
+
+def exit_status(state: RunOutcome) -> int:
     """The exit status `pyjobs run` ends with for a finished run."""
     if state.status is RunStatus.SUCCEEDED:
         return 0
@@ -40,7 +75,7 @@ def exit_status(state: RunState) -> int:
     return state.exit_code if state.exit_code is not None else EXIT_BACKEND_ERROR
 
 
-def summary(state: RunState) -> str:
+def summary(state: RunOutcome) -> str:
     """One line on how the run went: outcome, environment, setup and run time."""
     env = {True: "env cache hit", False: "env built", None: "no env"}[state.env_cache_hit]
     parts = [f"pyjobs: {state.status}"]

@@ -98,6 +98,36 @@ class ForbiddenError(PyjobsError):
 class PayloadTooLargeError(PyjobsError):
     """A request body is larger than the server accepts."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body larger than {limit} bytes")
+    def __init__(self, limit: int | None) -> None:
+        # The client learns the limit from the server's message, which may not say it.
+        text = f"larger than {limit} bytes" if limit is not None else "too large"
+        super().__init__(f"request body {text}")
         self.limit = limit
+
+
+class ServerUnreachableError(PyjobsError):
+    """The client could not talk to the server: refused, timed out, or cut off."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the pyjobs server at {url} ({reason})")
+        self.url = url
+        self.reason = reason
+
+
+class ApiError(PyjobsError):
+    """The server answered with an error the tree has no class for (5xx, an unknown 4xx)."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(f"server error {status}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class WaitTimeoutError(PyjobsError, TimeoutError):
+    """A task did not end within the time a caller was willing to wait."""
+
+    def __init__(self, task_id: str, timeout: float) -> None:
+        super().__init__(f"task {task_id!r} did not finish within {timeout:g} s")
+        self.task_id = task_id
+        self.timeout = timeout

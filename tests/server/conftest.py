@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pyjobs.config import SandboxSetting, Settings
+from pyjobs.config import Settings
 from tests.executors.conftest import require_bwrap
 from tests.support.host import require
-from tests.support.live import server_thread
+from tests.support.live import server_settings, server_thread
 from tests.support.postgres import fresh_database, postgres_unavailable
 
 
@@ -31,13 +31,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def settings(database_url: str, tmp_path: Path, shared_sandbox_root: Path) -> Settings:
     """Settings of a server with a private home and the session's env cache."""
     require_bwrap()
-    return Settings(
-        home=tmp_path / "home",
-        database_url=database_url,
-        sandbox=SandboxSetting.BWRAP,
-        sandbox_root=shared_sandbox_root,
-        max_concurrent=2,
-    )
+    return server_settings(tmp_path / "home", database_url, shared_sandbox_root)
 
 
 @pytest.fixture

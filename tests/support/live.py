@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from pyjobs.config import Settings
+from pyjobs.config import SandboxSetting, Settings
 from pyjobs.server.app import create_app
 
 
@@ -26,6 +26,17 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def server_settings(home: Path, database_url: str, sandbox_root: Path) -> Settings:
+    """Settings of a test server: a private home, the session's env cache, real bubblewrap."""
+    return Settings(
+        home=home,
+        database_url=database_url,
+        sandbox=SandboxSetting.BWRAP,
+        sandbox_root=sandbox_root,
+        max_concurrent=2,
+    )
 
 
 @contextmanager
