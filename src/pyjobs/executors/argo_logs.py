@@ -10,6 +10,7 @@ log again, skips what is already there and appends only the rest.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,8 @@ from pyjobs.errors import BackendRejectedError, BackendUnavailableError
 from pyjobs.executors.argo_client import BACKEND, authorization
 from pyjobs.executors.backoff import Backoff
 from pyjobs.executors.runlog import RunLog
+
+logger = logging.getLogger(__name__)
 
 POSITION_FILE = "argo-log.json"
 _SAVE_EVERY = 0.5  # seconds between position saves while lines stream in
@@ -130,8 +133,11 @@ class LogCopier:
         return content if isinstance(content, str) else None
 
     def _save(self) -> None:
-        self.position.size = self.log.path.stat().st_size if self.log.path.exists() else 0
-        self.position.save(self.log.path)
+        try:
+            self.position.size = self.log.path.stat().st_size
+            self.position.save(self.log.path)
+        except OSError as error:  # e.g. the task was deleted meanwhile, its logs with it
+            logger.warning("could not save the log position of %s: %s", self.log.path, error)
 
 
 class LogFollower:
@@ -154,6 +160,12 @@ class LogFollower:
 
     def run(self, on_gave_up: Callable[[str], None]) -> None:
         """Copy passes until done; `on_gave_up` hears why the end of the log is missing."""
+        try:
+            self._passes(on_gave_up)
+        except Exception:  # a bug here must not take the run's thread down with it
+            logger.exception("copying the log of %s failed", self.copier.url)
+
+    def _passes(self, on_gave_up: Callable[[str], None]) -> None:
         drain_deadline: float | None = None
         while not self.stopping.is_set():
             ended_before = self.ended.is_set()

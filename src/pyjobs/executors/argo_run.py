@@ -162,7 +162,7 @@ class ArgoRun:
         follower = self._follower
 
         def gave_up(why: str) -> None:
-            self.log.note(f"the rest of the log could not be fetched from Argo: {why}")
+            self.log.note(f"could not make sure the log is complete (Argo: {why})")
 
         self._follower_thread = threading.Thread(
             target=follower.run, args=(gave_up,), name="pyjobs-argo-log", daemon=True
