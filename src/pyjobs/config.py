@@ -19,6 +19,11 @@ class Backend(StrEnum):
     LOCAL = "local"
     ARGO = "argo"
 
+    @property
+    def runs_outlive_server(self) -> bool:
+        """True when runs go on without the server (on a cluster), so they are re-attached."""
+        return self is Backend.ARGO
+
 
 class SandboxSetting(StrEnum):
     """How local runs are isolated (see DESIGN.md)."""
@@ -57,6 +62,21 @@ class Settings(BaseSettings):
     argo_token: SecretStr | None = None
     argo_namespace: str = "argo"
     argo_verify_ssl: bool = True
+    argo_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often a running workflow's status is read."
+    )
+    argo_retry_max_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait between retries while Argo is unreachable."
+    )
+    argo_request_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait for one Argo Server answer."
+    )
+    argo_cancel_grace_seconds: float = Field(
+        default=30.0, ge=0, description="After a stop, how long before a terminate."
+    )
+    argo_max_in_flight: int = Field(
+        default=500, ge=1, description="Workflows one server follows at once; the rest queue."
+    )
 
     # How workflows are built (deployment choices, not per task).
     image: str = Field(default=DEFAULT_IMAGE, description="Image with Python, bash and uv.")

@@ -131,3 +131,26 @@ class WaitTimeoutError(PyjobsError, TimeoutError):
         super().__init__(f"task {task_id!r} did not finish within {timeout:g} s")
         self.task_id = task_id
         self.timeout = timeout
+
+
+class ConfigurationError(PyjobsError):
+    """The settings in force cannot work (e.g. the Argo backend without a server URL)."""
+
+
+class BackendUnavailableError(PyjobsError):
+    """The backend could not be reached, or failed on its side: trying again later may help."""
+
+    def __init__(self, backend: str, reason: str) -> None:
+        super().__init__(f"{backend} unavailable: {reason}")
+        self.backend = backend
+        self.reason = reason
+
+
+class BackendRejectedError(PyjobsError):
+    """The backend refused a request (HTTP 4xx): the same request will be refused again."""
+
+    def __init__(self, backend: str, status_code: int, message: str) -> None:
+        super().__init__(f"{backend} refused the request (HTTP {status_code}): {message}")
+        self.backend = backend
+        self.status_code = status_code
+        self.message = message

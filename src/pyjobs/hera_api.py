@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
 from pyjobs.config import Backend, Settings
-from pyjobs.errors import PyjobsError, RunNotFoundError
+from pyjobs.errors import BackendUnavailableError, PyjobsError, RunNotFoundError
 from pyjobs.executors.base import Executor, RunRequest, RunState
 from pyjobs.manifests.hera import build_hera_workflow
 from pyjobs.manifests.options import ManifestOptions
@@ -17,6 +18,21 @@ from pyjobs.spec import TaskSpec
 _lock = threading.Lock()
 _executor: Executor | None = None
 _runs_by_workflow: dict[str, str] = {}
+# How long `create_workflow_with_hera` waits for Argo to create (and name) the workflow.
+NAME_WAIT_SECONDS = 60.0
+
+
+def _make_executor(settings: Settings) -> Executor:
+    # Imported on demand: each backend drags in what only it needs.
+    if settings.backend is Backend.LOCAL:
+        from pyjobs.executors.local import LocalExecutor  # noqa: PLC0415
+        from pyjobs.executors.localconfig import LocalRunConfig  # noqa: PLC0415
+
+        return LocalExecutor(LocalRunConfig.from_settings(settings))
+    from pyjobs.executors.argo import ArgoExecutor  # noqa: PLC0415
+    from pyjobs.executors.argo_config import ArgoConfig  # noqa: PLC0415
+
+    return ArgoExecutor(ArgoConfig.from_settings(settings))
 
 
 def default_executor() -> Executor:
@@ -24,14 +40,24 @@ def default_executor() -> Executor:
     global _executor  # noqa: PLW0603 - one executor per process, like a connection pool
     with _lock:
         if _executor is None:
-            settings = Settings()
-            if settings.backend is not Backend.LOCAL:
-                raise PyjobsError(f"backend {settings.backend!r} is not available in this build")
-            from pyjobs.executors.local import LocalExecutor  # noqa: PLC0415 - heavy, lazy
-            from pyjobs.executors.localconfig import LocalRunConfig  # noqa: PLC0415
-
-            _executor = LocalExecutor(LocalRunConfig.from_settings(settings))
+            _executor = _make_executor(Settings())
         return _executor
+
+
+def _named(executor: Executor, state: RunState) -> RunState:
+    """Wait until the backend has named the workflow (Argo does so when it is created)."""
+    deadline = time.monotonic() + NAME_WAIT_SECONDS
+    while not state.workflow_name:
+        if state.status.is_final:
+            raise PyjobsError(f"the workflow was not created: {state.message}")
+        if time.monotonic() >= deadline:
+            executor.cancel(state.run_id)  # so it is not created later, unknown to anyone
+            raise BackendUnavailableError(
+                "Argo Server", f"no workflow within {NAME_WAIT_SECONDS:g} s: {state.message}"
+            )
+        time.sleep(0.05)
+        state = executor.state(state.run_id)
+    return state
 
 
 def close_default_executor() -> None:
@@ -68,7 +94,9 @@ def create_workflow_with_hera(
     )
     workflow = build_hera_workflow(spec, ManifestOptions.from_settings(Settings()))
     executor = default_executor()
-    state = executor.submit(RunRequest(uuid.uuid4().hex, spec, workflow.to_dict()))
+    state = _named(
+        executor, executor.submit(RunRequest(uuid.uuid4().hex, spec, workflow.to_dict()))
+    )
     with _lock:
         _runs_by_workflow[state.workflow_name] = state.run_id
     return state.workflow_name

@@ -14,7 +14,8 @@ from tests.support.host import ARGO_SCHEMA
 WORKFLOW = "io.argoproj.workflow.v1alpha1.Workflow"
 
 
-def _strict(definitions: dict[str, Any]) -> dict[str, Any]:
+def strict_definitions(definitions: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the definitions where unknown keys are errors."""
     # The file sets no additionalProperties anywhere, so a typo like `entrypoiint` would
     # pass; every object type with declared properties gets additionalProperties: false.
     strict = copy.deepcopy(definitions)
@@ -29,7 +30,10 @@ def workflow_validator() -> jsonschema.Draft202012Validator:
     """A validator for Workflow manifests, built once."""
     schema = json.loads(ARGO_SCHEMA.read_text())
     return jsonschema.Draft202012Validator(
-        {"$ref": f"#/definitions/{WORKFLOW}", "definitions": _strict(schema["definitions"])}
+        {
+            "$ref": f"#/definitions/{WORKFLOW}",
+            "definitions": strict_definitions(schema["definitions"]),
+        }
     )
 
 

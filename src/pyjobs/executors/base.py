@@ -57,6 +57,14 @@ class Executor(Protocol):
         """Accept a run; it starts when there is room. Returns its pending state."""
         ...
 
+    def attach(self, request: RunRequest) -> RunState:
+        """Follow again a run an earlier server started, its workflow `request.workflow_name`.
+
+        Only backends whose runs outlive the server (`Backend.runs_outlive_server`) can;
+        the others raise `RunNotFoundError`.
+        """
+        ...
+
     def state(self, run_id: str) -> RunState:
         """The run's current state; `RunNotFoundError` if unknown."""
         ...
@@ -74,5 +82,9 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None:
-        """Stop taking runs, cancel the active ones and release resources."""
+        """Stop taking runs, end following the active ones and release resources.
+
+        Runs that die with the server (local) are cancelled; runs that outlive it (Argo)
+        go on, for the next server to re-attach.
+        """
         ...

@@ -73,6 +73,10 @@ class LocalExecutor:
         self._pool.submit(self._work, request.run_id)
         return state
 
+    def attach(self, request: RunRequest) -> RunState:
+        """Local runs die with their server: there is never one to re-attach to."""
+        raise RunNotFoundError(request.run_id)
+
     def state(self, run_id: str) -> RunState:
         """The run's current state."""
         return self._get(run_id).state

@@ -28,10 +28,11 @@ class RunLog:
     (a chatty program is not an error), so a reader never sees more than the limit.
     """
 
-    def __init__(self, path: Path, limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+    def __init__(self, path: Path, limit: int = DEFAULT_OUTPUT_LIMIT, written: int = 0) -> None:
         self.path = path
         self.limit = limit
-        self._written = 0
+        # A log taken over from an earlier server (Argo runs) counts what it already holds.
+        self._written = written
         self.dropped = 0
         self._closed = False
         self._changed = threading.Condition()

@@ -30,17 +30,22 @@ def make_executor(settings: Settings, listener: StateListener) -> Executor:
         from pyjobs.executors.localconfig import LocalRunConfig  # noqa: PLC0415
 
         return LocalExecutor(LocalRunConfig.from_settings(settings), listener)
-    raise NotImplementedError("the argo backend is not available yet")
+    from pyjobs.executors.argo import ArgoExecutor  # noqa: PLC0415 - argo only
+    from pyjobs.executors.argo_config import ArgoConfig  # noqa: PLC0415
+
+    return ArgoExecutor(ArgoConfig.from_settings(settings), listener)
 
 
 def create_app(settings: Settings | None = None, *, insecure: bool = False) -> FastAPI:
     """A ready-to-serve application for `settings` (default: from the environment)."""
     settings = settings or Settings()
     database = Database(settings.database)
+    local = settings.backend is Backend.LOCAL
     dispatcher = Dispatcher(
         database,
         lambda listener: make_executor(settings, listener),
-        capacity=settings.max_concurrent,
+        # Locally each run takes a CPU; on Argo the cluster schedules, we only follow.
+        capacity=settings.max_concurrent if local else settings.argo_max_in_flight,
         backend=settings.backend.value,
         home=settings.home_dir,
         shutdown_grace=settings.shutdown_grace_seconds,

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
+from pyjobs.config import Backend
 from pyjobs.errors import PyjobsError
 from pyjobs.executors.base import Executor, RunRequest, RunState, StateListener
 from pyjobs.server import instances
@@ -49,6 +50,8 @@ class Dispatcher:
         self.backend = backend
         self.home = home
         self.shutdown_grace = shutdown_grace
+        # Argo's workflows go on without us: their runs are re-attached, never failed.
+        self.outlives = Backend(backend).runs_outlive_server
         self.instance_id = ""
         self._executor = make_executor(self._on_state)
         self._mine: set[str] = set()  # runs handed to our executor and not yet ended
@@ -77,7 +80,7 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join()
         deadline = time.monotonic() + self.shutdown_grace
-        for run_id in self._active():
+        for run_id in [] if self.outlives else self._active():
             self._executor.wait(run_id, max(0.0, deadline - time.monotonic()))
         queued = self._queued()
         with self.db.session() as session:
@@ -132,17 +135,25 @@ class Dispatcher:
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
 
+    def _claimable(self) -> ColumnElement[bool]:
+        """Runs nobody follows: queued ones and, on Argo, those whose workflow exists."""
+        queued = and_(Run.status == RunStatus.PENDING, Run.cancel_requested.is_(False))
+        if self.outlives:
+            # Created in Argo by a server that stopped or died: follow it again.
+            created = and_(
+                Run.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
+                Run.workflow_name.is_not(None),
+            )
+            queued = or_(queued, created)
+        return and_(Run.backend == self.backend, Run.claimed_by.is_(None), queued)
+
     def _claim_and_start(self) -> None:
         free = self.capacity - len(self._active())
         if free <= 0:
             return
         waiting = (
             select(Run.id)
-            .where(
-                Run.status == RunStatus.PENDING,
-                Run.claimed_by.is_(None),
-                Run.cancel_requested.is_(False),
-            )
+            .where(self._claimable())
             .order_by(Run.id)
             .limit(free)
             .with_for_update(skip_locked=True)
@@ -161,14 +172,26 @@ class Dispatcher:
         with self.db.session() as session:
             runs = session.scalars(select(Run).where(Run.id.in_(claimed)).order_by(Run.id)).all()
             requests = [
-                RunRequest(r.id, TaskSpec.model_validate(r.spec), r.manifest or {}, r.workflow_name)
+                (
+                    RunRequest(
+                        r.id, TaskSpec.model_validate(r.spec), r.manifest or {}, r.workflow_name
+                    ),
+                    self.outlives and r.workflow_name is not None,
+                    r.cancel_requested,
+                )
                 for r in runs
             ]
-        for request in requests:
+        for request, attach, cancel in requests:
             with self._lock:
                 self._mine.add(request.run_id)
             try:
-                self._executor.submit(request)
+                if attach:
+                    logger.info("re-attaching run %s (%s)", request.run_id, request.workflow_name)
+                    self._executor.attach(request)
+                else:
+                    self._executor.submit(request)
+                if cancel:  # asked while no server followed it
+                    self._executor.cancel(request.run_id)
             except Exception as error:
                 logger.exception("executor refused run %s", request.run_id)
                 self._backend_failed(request.run_id, str(error))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
+from pyjobs.config import Backend
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Instance, Run
 from pyjobs.server.ids import new_id
@@ -67,13 +68,24 @@ def unregister(database: Database, instance_id: str) -> None:
         session.execute(delete(Instance).where(Instance.id == instance_id))
 
 
+def _outlives(run: Run) -> bool:
+    """Whether the run's work goes on without its server (a workflow created on Argo)."""
+    try:
+        backend = Backend(run.backend)
+    except ValueError:
+        return False
+    return backend.runs_outlive_server and bool(run.workflow_name)
+
+
 def reconcile_dead(database: Database, me: str) -> int:
     """Settle the runs of dead instances; returns how many runs were touched.
 
     Dead: silent for DEAD_AFTER, or on this host with its process gone (a server restarted
-    after kill -9 need not wait). Their queued runs go back to the queue; their runs in
-    flight were children of the dead process (the sandbox dies with its parent), so they
-    failed with reason `server_restart`.
+    after kill -9 need not wait). Their queued runs go back to the queue. Their local runs
+    in flight were children of the dead process (the sandbox dies with its parent), so they
+    failed with reason `server_restart`; their Argo workflows go on in the cluster, so
+    those runs are only released, and a live server re-attaches to them (and stops them if
+    a cancel was asked for meanwhile).
     """
     now, host = datetime.now(UTC), socket.gethostname()
     touched = 0
@@ -90,6 +102,8 @@ def reconcile_dead(database: Database, me: str) -> int:
         for run in runs:
             touched += 1
             run.claimed_by = None
+            if _outlives(run) and not RunStatus(run.status).is_final:
+                continue
             if run.cancel_requested:
                 finish_run(
                     session,

@@ -58,7 +58,10 @@ def apply_state(session: Session, state: RunState, shutting_down: bool = False) 
             logger.info("run %s: ignoring %s -> %s", run.id, current, state.status)
             return run
         run.status = state.status
-    run.workflow_name = state.workflow_name
+    # Argo names the workflow only once it is created: until then the state has no name.
+    run.workflow_name = state.workflow_name or run.workflow_name
+    if not state.status.is_final:
+        run.message = state.message  # e.g. why it still waits (Argo unreachable, unschedulable)
     run.env_cache_hit = state.env_cache_hit
     run.setup_seconds = state.setup_seconds
     run.started_at = run.started_at or _when(state.started_at)

@@ -128,8 +128,10 @@ class TaskService:
             if RunStatus(run.status).is_final:
                 return self._task_out(task)
             run.cancel_requested = True
-            if run.status == RunStatus.PENDING and run.claimed_by is None:
-                # Nobody has it yet: it simply never starts.
+            created_elsewhere = Backend(run.backend).runs_outlive_server and run.workflow_name
+            if run.status == RunStatus.PENDING and run.claimed_by is None and not created_elsewhere:
+                # Nobody has it yet: it simply never starts. (An Argo workflow that exists
+                # is stopped by the server that re-attaches to it.)
                 _finish(
                     run,
                     task,
