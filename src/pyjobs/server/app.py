@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
         database,
         lambda listener: make_executor(settings, listener),
         capacity=settings.max_concurrent,
+        dispatch=settings.dispatch,
         backend=settings.backend.value,
         home=settings.home_dir,
         shutdown_grace=settings.shutdown_grace_seconds,
