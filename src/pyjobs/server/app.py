@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -18,6 +19,13 @@ from pyjobs.server.dispatcher import Dispatcher
 from pyjobs.server.middleware import AccessLog, BodyLimit
 from pyjobs.server.routes import ops, tasks
 from pyjobs.server.service import TaskService
+
+# How `pyjobs serve` runs uvicorn; the benchmarks serve their bare baseline the same way.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "access_log": False,
+    "log_level": "info",
+    "timeout_graceful_shutdown": 30,
+}
 
 # Code (256 KiB) + requirements (256 KiB) + variables (64 KiB), JSON-escaped, with room.
 MAX_BODY_BYTES = 2 * 1024 * 1024

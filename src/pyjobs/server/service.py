@@ -22,6 +22,7 @@ from pyjobs.server.db.models import Run, Task
 from pyjobs.server.dispatcher import Dispatcher
 from pyjobs.server.ids import new_id
 from pyjobs.server.metrics import METRICS
+from pyjobs.server.queries import tasks_page
 from pyjobs.server.schemas import Page, SubmitResponse, TaskOut, TaskSummary, title_of
 from pyjobs.spec import TaskSpec
 from pyjobs.status import FailureReason, RunStatus
@@ -171,13 +172,13 @@ class TaskService:
         self, principal: Principal, status: RunStatus | None, limit: int, cursor: str | None
     ) -> Page[TaskSummary]:
         """Newest first, `limit` at a time; keyset pagination on the time-ordered id."""
-        query = select(Task).order_by(Task.id.desc()).limit(min(limit, MAX_PAGE) + 1)
-        if not principal.admin:
-            query = query.where(Task.owner_id == principal.token_id)
-        if status is not None:
-            query = query.where(Task.status == status)
-        if cursor:
-            query = query.where(Task.id < cursor)
+        query = tasks_page(
+            owner_id=principal.token_id,
+            every_owner=principal.admin,
+            status=status,
+            limit=min(limit, MAX_PAGE) + 1,  # one more: is there a next page?
+            cursor=cursor,
+        )
         with self.db.session() as session:
             tasks = list(session.scalars(query))
         page, more = tasks[:limit], len(tasks) > limit
