@@ -43,9 +43,17 @@ def _version(argv: list[str]) -> str:
     return (done.stdout or done.stderr).strip() or argv[0]
 
 
+def _unit(seconds: float) -> tuple[float, str, int]:
+    """Milliseconds for what takes under a tenth of a second (API requests), else seconds."""
+    return (1000.0, "ms", 2) if seconds < 0.1 else (1.0, "s", 3)
+
+
 def _samples_line(role: str, samples: Samples) -> str:
-    spread = f"n={len(samples.seconds)}, {samples.minimum:.3f} to {samples.maximum:.3f}"
-    return f"  {role:<{_WIDTH}}{samples.median:8.3f} s  {samples.label}  ({spread})"
+    scale, unit, digits = _unit(samples.median)
+    low, high = samples.minimum * scale, samples.maximum * scale
+    spread = f"n={len(samples.seconds)}, {low:.{digits}f} to {high:.{digits}f}"
+    value = f"{samples.median * scale:8.{digits}f} {unit:<2}"
+    return f"  {role:<{_WIDTH}}{value} {samples.label}  ({spread})"
 
 
 def format_result(result: Result) -> str:
@@ -58,7 +66,8 @@ def format_result(result: Result) -> str:
     ratio = f"  {'ratio':<{_WIDTH}}{result.ratio:8.2f} x"
     limit = result.limit
     if result.target is not None and limit is not None:
-        ratio += f"  target {result.target.describe()}, i.e. <= {limit:.3f} s"
+        scale, unit, digits = _unit(limit)
+        ratio += f"  target {result.target.describe()}, i.e. <= {limit * scale:.{digits}f} {unit}"
     else:
         ratio += "  no target: context"
     lines.append(ratio)

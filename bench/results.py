@@ -54,7 +54,10 @@ def paired_difference(minuend: Samples, subtrahend: Samples) -> float:
 
 @dataclass(frozen=True)
 class Target:
-    """A limit relative to the baseline: candidate <= factor x baseline + slack."""
+    """A limit relative to the baseline: candidate <= factor x baseline + slack.
+
+    A factor of 0 makes it an absolute limit (the baseline is then context).
+    """
 
     factor: float
     slack_seconds: float = 0.0
@@ -65,6 +68,8 @@ class Target:
 
     def describe(self) -> str:
         """The target as a reader would write it."""
+        if not self.factor:
+            return f"<= {self.slack_seconds * 1000:g} ms, whatever the baseline"
         text = f"<= {self.factor:g} x baseline"
         if self.slack_seconds:
             text += f" + {self.slack_seconds * 1000:g} ms"

@@ -6,7 +6,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Protocol
 
-from bench import local_cold, local_warm
+from bench import listing, local_cold, local_warm, submit
 from bench.options import Options
 from bench.results import Result
 from bench.timing import progress
@@ -23,7 +23,7 @@ class Benchmark(Protocol):
 
 
 # A new benchmark is a module with NAME and run(), added here.
-BENCHMARKS: tuple[Benchmark, ...] = (local_warm, local_cold)
+BENCHMARKS: tuple[Benchmark, ...] = (local_warm, local_cold, submit, listing)
 
 
 @dataclass(frozen=True)

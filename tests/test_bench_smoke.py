@@ -6,18 +6,23 @@ import math
 
 import bench.__main__ as bench_main
 import pytest
-from bench import suite
+from bench import listing, submit, suite
 from bench.options import Options
 from bench.report import format_outcomes
 from bench.results import Result, Samples, Target, Verdict, paired_difference
+from bench.servers import postgres_unavailable
 from bench.suite import BENCHMARKS, Benchmark, Outcome
 from bench.workspace import Workspace
 
 from tests.executors.conftest import require_bwrap
 
+# The API benchmarks install nothing: they have a smoke test of their own below.
+API_BENCHMARKS: tuple[Benchmark, ...] = (submit, listing)
+RUN_BENCHMARKS = tuple(b for b in BENCHMARKS if b not in API_BENCHMARKS)
+
 
 @pytest.mark.network
-@pytest.mark.parametrize("benchmark", BENCHMARKS, ids=lambda benchmark: benchmark.NAME)
+@pytest.mark.parametrize("benchmark", RUN_BENCHMARKS, ids=lambda benchmark: benchmark.NAME)
 def test_each_benchmark_runs_in_smoke_mode(benchmark: Benchmark) -> None:
     require_bwrap()
     with Workspace() as workspace:
@@ -39,6 +44,44 @@ def test_each_benchmark_runs_in_smoke_mode(benchmark: Benchmark) -> None:
     assert "ratio" in report
 
 
+def _databases() -> list[str]:
+    return ["SQLite"] + (["PostgreSQL"] if postgres_unavailable() is None else [])
+
+
+def test_submit_benchmark_smoke() -> None:
+    with Workspace() as workspace:
+        results = submit.run(Options(workspace, smoke=True))
+        root = workspace.root
+    assert not root.exists()
+    names = [result.name for result in results]
+    assert len(names) == 2 * len(_databases())
+    for database in _databases():
+        assert any("throughput" in name and database in name for name in names)
+        assert any("p99" in name and database in name for name in names)
+    for result in results:
+        assert result.target is not None
+        assert result.verdict in {Verdict.PASS, Verdict.MISS}
+        assert result.baseline.label.startswith("bare FastAPI")
+    throughput = results[0]
+    assert any(note.startswith("pyjobs: server CPU") for note in throughput.notes)
+    assert any("load generator" in note for note in throughput.notes)
+    report = format_outcomes([Outcome(submit.NAME, tuple(results))])
+    assert "rate: pyjobs" in report
+    assert "target <= 50 ms" in report
+
+
+def test_list_benchmark_smoke() -> None:
+    with Workspace() as workspace:
+        results = listing.run(Options(workspace, smoke=True))
+    assert len(results) == 3 * len(_databases())
+    plans = [note for result in results for note in result.notes if note.startswith("plan (")]
+    assert len(plans) == 5 * len(_databases())  # five queries explained on each database
+    for result in results:
+        assert result.target is not None
+        assert result.verdict in {Verdict.PASS, Verdict.MISS}
+        assert all(math.isfinite(value) for value in result.candidate.seconds)
+
+
 def test_the_verdict_compares_the_median_with_the_target() -> None:
     baseline = Samples("base", (1.0, 1.0, 9.0))
     target = Target(factor=1.3, slack_seconds=0.1)
@@ -53,6 +96,9 @@ def test_the_verdict_compares_the_median_with_the_target() -> None:
     )
     assert missing.ratio == pytest.approx(1.5)
     assert target.describe() == "<= 1.3 x baseline + 100 ms"
+    absolute = Target(factor=0, slack_seconds=0.05)
+    assert absolute.limit(123.0) == pytest.approx(0.05)
+    assert absolute.describe() == "<= 50 ms, whatever the baseline"
 
 
 def test_paired_difference_takes_the_median_of_each_rounds_difference() -> None:

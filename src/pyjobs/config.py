@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     )
     sandbox: SandboxSetting = SandboxSetting.AUTO
     max_concurrent: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    dispatch: bool = Field(
+        default=True,
+        description="False: accept and store runs but do not start them "
+        "(for maintenance windows and benchmarks).",
+    )
     env_cache_max_gb: float = Field(default=20.0, ge=0, description="0 means unbounded.")
     sandbox_root: Path | None = Field(
         default=None, description="Env cache and run workdirs; must be reachable by uid 65534."

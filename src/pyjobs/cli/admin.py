@@ -22,7 +22,7 @@ def serve(host: str, port: int, insecure: bool) -> None:
     """Serve the REST API (and dashboard) with the dispatcher and local workers."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from pyjobs.server.app import create_app  # noqa: PLC0415
+    from pyjobs.server.app import UVICORN_OPTIONS, create_app  # noqa: PLC0415
     from pyjobs.server.auth import TokenChecker  # noqa: PLC0415
     from pyjobs.server.db.engine import Database  # noqa: PLC0415
     from pyjobs.server.db.upgrade import upgrade  # noqa: PLC0415
@@ -40,9 +40,7 @@ def serve(host: str, port: int, insecure: bool) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings, insecure=insecure)
-    uvicorn.run(
-        app, host=host, port=port, access_log=False, log_level="info", timeout_graceful_shutdown=30
-    )
+    uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
 
 
 @click.group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -18,6 +19,13 @@ from pyjobs.server.dispatcher import Dispatcher
 from pyjobs.server.middleware import AccessLog, BodyLimit
 from pyjobs.server.routes import ops, tasks
 from pyjobs.server.service import TaskService
+
+# How `pyjobs serve` runs uvicorn; the benchmarks serve their bare baseline the same way.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "access_log": False,
+    "log_level": "info",
+    "timeout_graceful_shutdown": 30,
+}
 
 # Code (256 KiB) + requirements (256 KiB) + variables (64 KiB), JSON-escaped, with room.
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -46,6 +54,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
         lambda listener: make_executor(settings, listener),
         # Locally each run takes a CPU; on Argo the cluster schedules, we only follow.
         capacity=settings.max_concurrent if local else settings.argo_max_in_flight,
+        dispatch=settings.dispatch,
         backend=settings.backend.value,
         home=settings.home_dir,
         shutdown_grace=settings.shutdown_grace_seconds,

@@ -72,13 +72,31 @@ class TokenChecker:
         self._known: dict[str, tuple[float, Identity | None]] = {}
         self._any: tuple[float, bool] = (0.0, False)
 
+    def tokens_exist_cached(self) -> bool | None:
+        """`tokens_exist` from memory, or None when only the database can tell."""
+        with self._lock:
+            checked_at, answer = self._any
+        if answer or time.monotonic() - checked_at < _CACHE_SECONDS:
+            return answer  # once tokens exist they keep being required
+        return None
+
+    def identify_cached(self, token: str) -> Identity | None:
+        """`identify` from memory (raising alike), or None when only the database can tell."""
+        digest = hash_token(token)
+        with self._lock:
+            cached = self._known.get(digest)
+        if cached is None or time.monotonic() - cached[0] >= _CACHE_SECONDS:
+            return None
+        if cached[1] is None:
+            raise UnauthorizedError("invalid token")
+        return cached[1]
+
     def tokens_exist(self) -> bool:
         """Whether any token is configured (if none, the server is loopback-only)."""
         now = time.monotonic()
-        with self._lock:
-            checked_at, answer = self._any
-        if answer or now - checked_at < _CACHE_SECONDS:
-            return answer  # once tokens exist they keep being required
+        cached = self.tokens_exist_cached()
+        if cached is not None:
+            return cached
         with self.db.session() as session:
             answer = bool(session.scalar(select(exists().where(Token.id.is_not(None)))))
         with self._lock:

@@ -42,11 +42,14 @@ class Dispatcher:
         *,
         capacity: int,
         backend: str,
+        dispatch: bool = True,
         home: Path,
         shutdown_grace: float = 10.0,
     ) -> None:
         self.db = database
         self.capacity = capacity
+        # Off: runs are accepted and stored but wait; the loop still heartbeats and reconciles.
+        self.dispatch = dispatch
         self.backend = backend
         self.home = home
         self.shutdown_grace = shutdown_grace
@@ -67,6 +70,8 @@ class Dispatcher:
         """Register this instance, settle dead ones' runs, start the loop."""
         self.instance_id = instances.register(self.db, self.backend)
         instances.reconcile_dead(self.db, self.instance_id)
+        if not self.dispatch:
+            logger.warning("PYJOBS_DISPATCH=false: runs are accepted and stored, not started")
         METRICS.bind_queue(
             lambda: self._count(RunStatus.PENDING), lambda: self._count(RunStatus.RUNNING)
         )
@@ -98,7 +103,8 @@ class Dispatcher:
 
     def wake(self) -> None:
         """A run was queued: look now instead of at the next poll."""
-        self._wake.set()
+        if self.dispatch:
+            self._wake.set()
 
     def cancel(self, run_id: str) -> None:
         """Cancel a run if this instance runs it (others see `cancel_requested`)."""
@@ -148,6 +154,8 @@ class Dispatcher:
         return and_(Run.backend == self.backend, Run.claimed_by.is_(None), queued)
 
     def _claim_and_start(self) -> None:
+        if not self.dispatch:
+            return
         free = self.capacity - len(self._active())
         if free <= 0:
             return
