@@ -98,7 +98,9 @@ def test_cancel_a_running_task_while_following_its_log(page: Page, server: str) 
     expect(page.locator("#log-state")).to_have_text("complete")
 
 
-def test_a_bad_dependency_is_shown_next_to_its_field(page: Page, server: str) -> None:
+def test_a_bad_dependency_is_shown_next_to_its_field(
+    page: Page, server: str, screenshots: Path
+) -> None:
     page.goto(f"{server}/#/new")
     submit_form(page, "print(1)", "numpy; rm -rf /")
     error = page.locator("#f-deps-error")
@@ -106,6 +108,7 @@ def test_a_bad_dependency_is_shown_next_to_its_field(page: Page, server: str) ->
     expect(error).to_contain_text("PEP 508")
     expect(page.locator("#f-deps")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#f-deps")).to_be_focused()
+    page.screenshot(path=screenshots / "submit-error.png")
     expect(page).to_have_url(re.compile(r"#/new$"))  # nothing was created
     assert httpx.get(f"{server}/api/v1/tasks").json()["data"] == []
 
@@ -119,6 +122,15 @@ def test_a_bad_dependency_is_shown_next_to_its_field(page: Page, server: str) ->
     page.fill("#f-code", "")
     page.get_by_role("button", name="Submit task").click()
     expect(page.locator("#f-code-error")).to_contain_text("empty")
+
+
+def test_unknown_tasks_and_pages_say_so(page: Page, server: str) -> None:
+    page.goto(f"{server}/#/tasks/01nosuchtask")
+    expect(page.locator(".problem .notice.error")).to_contain_text("not found")
+    page.goto(f"{server}/#/elsewhere")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    page.get_by_role("link", name="Back to the tasks.").click()
+    expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
 
 
 def test_list_filters_pages_and_narrow_layout(page: Page, server: str, screenshots: Path) -> None:
@@ -160,7 +172,9 @@ def test_list_filters_pages_and_narrow_layout(page: Page, server: str, screensho
     page.screenshot(path=screenshots / "list-narrow.png", full_page=True)
 
 
-def test_a_server_with_tokens_asks_for_one(page: Page, settings: Settings) -> None:
+def test_a_server_with_tokens_asks_for_one(
+    page: Page, settings: Settings, screenshots: Path
+) -> None:
     database = Database(settings.database)
     upgrade(database)
     secret = create_token(database, "browser").secret
@@ -175,6 +189,7 @@ def test_a_server_with_tokens_asks_for_one(page: Page, settings: Settings) -> No
         page.fill("#token-input", "pjt_wrong")
         page.get_by_role("button", name="Use token").click()
         expect(message).to_contain_text("refused this token")
+        page.screenshot(path=screenshots / "token.png")
 
         page.fill("#token-input", secret)
         page.get_by_role("button", name="Use token").click()

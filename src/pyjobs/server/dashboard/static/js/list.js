@@ -56,6 +56,10 @@ export function mount(root, params) {
     refresh(true);
   } }, 'Older', icon('→'));
   const pageLabel = h('span', { class: 'page-label' });
+  // Nothing of the table shows before a first page came (say, on a 401).
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages', hidden: true },
+    previous, pageLabel, next);
+  table.hidden = true;
 
   root.append(h('section', { class: 'view', 'aria-labelledby': 'tasks-title' },
     h('div', { class: 'view-head' },
@@ -66,7 +70,7 @@ export function mount(root, params) {
     problem,
     h('div', { class: 'table-wrap' }, table),
     empty,
-    h('nav', { class: 'pager', 'aria-label': 'Pages' }, previous, pageLabel, next)));
+    pager));
 
   let latestRequest = 0;
   async function refresh(userAction = false) {
@@ -79,6 +83,7 @@ export function mount(root, params) {
     } catch (error) {
       if (request !== latestRequest) return;
       problem.replaceChildren(notice(describeError(error), 'error'));
+      table.hidden = pager.hidden = empty.hidden = true;
       return;
     }
     problem.replaceChildren();
@@ -97,6 +102,7 @@ export function mount(root, params) {
     empty.replaceChildren(...(status ? [`No ${status} tasks.`]
       : ['No tasks yet. ', h('a', { href: '#/new' }, 'Submit the first one.')]));
     table.hidden = page.data.length === 0;
+    pager.hidden = page.data.length === 0 && cursors.length === 0;
     previous.disabled = cursors.length === 0;
     next.disabled = !page.next_cursor;
     next.dataset.cursor = page.next_cursor || '';

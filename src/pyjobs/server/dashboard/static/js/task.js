@@ -17,6 +17,7 @@ export function mount(root, id) {
   const manifest = manifestView(id, highlightInto);
   let task = null;
   let chosen = null; // a run the user picked; null follows the latest
+  let gone = false;
 
   const heading = h('h1', { id: 'task-title' }, 'Task ', h('code', {}, id));
   const badge = h('span', { class: 'task-status', id: 'task-status', 'aria-live': 'polite' });
@@ -53,6 +54,10 @@ export function mount(root, id) {
       task = await api.getTask(id);
     } catch (error) {
       problem.replaceChildren(notice(describeError(error), 'error'));
+      if (error.status === 404) {
+        gone = true; // deleted, or never ours: it will not come back
+        poller.stop();
+      }
       return;
     }
     problem.replaceChildren();
@@ -139,7 +144,7 @@ export function mount(root, id) {
   }
 
   const poller = new Poller(refresh, POLL_ACTIVE_MS);
-  refresh().then(() => poller.start());
+  refresh().then(() => gone || poller.start());
   return () => {
     poller.stop();
     logs.stop();
