@@ -38,17 +38,18 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'pyjobs.db'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    """Playwright's driver, for the session."""
+    """Playwright's driver, for one module: its sync API keeps an event loop running in this
+    thread, which must be gone before other tests call asyncio.run()."""
     require(CHROMIUM.is_file(), f"{CHROMIUM} missing: apt-get install chromium chromium-driver")
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    """One headless Chromium for the session; each test gets a fresh context."""
+    """One headless Chromium per module; each test gets a fresh context."""
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield browser
     browser.close()

@@ -97,6 +97,33 @@ def test_cancel_a_running_task_while_following_its_log(page: Page, server: str) 
     expect(page.get_by_role("button", name="Re-run")).to_be_enabled()
     expect(page.locator("#log-state")).to_have_text("complete")
 
+    # "Edit as new" starts the form from this task's request.
+    page.get_by_role("link", name="Edit as new").click()
+    expect(page.locator("#f-code")).to_have_value(SLEEPER_CODE)
+    expect(page.locator("#f-timeout")).to_have_value("3600")
+
+
+def test_the_editor_keyboard_and_the_yaml_preview(page: Page, server: str) -> None:
+    page.goto(f"{server}/#/new")
+    editor = page.locator("#f-code")
+    editor.fill("if True:")
+    editor.press("End")
+    editor.press("Enter")  # keeps the indentation, one level more after a colon
+    editor.press_sequentially("pass")
+    editor.press("Tab")  # Tab indents inside the editor …
+    expect(editor).to_have_value("if True:\n    pass    ")
+    editor.press("Escape")
+    editor.press("Tab")  # … and Esc, Tab leaves it: the keyboard is never trapped
+    expect(page.locator("#f-deps")).to_be_focused()
+
+    page.fill("#f-code", "print('preview')")
+    page.fill("#f-deps", "numpy>=1.24")
+    page.get_by_role("button", name="Preview workflow YAML").click()
+    preview = page.locator(".preview pre")
+    expect(preview).to_contain_text("generateName: python-job-")
+    expect(preview).to_contain_text("numpy>=1.24")
+    assert httpx.get(f"{server}/api/v1/tasks").json()["data"] == []  # nothing stored
+
 
 def test_a_bad_dependency_is_shown_next_to_its_field(
     page: Page, server: str, screenshots: Path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,8 @@ from pyjobs.server.dashboard import SECURITY_HEADERS, STATIC_DIR, install
 VENDOR = STATIC_DIR / "vendor"
 # Ways of turning a string into markup; the dashboard builds its DOM from Text nodes only.
 HTML_SINKS = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(")
+# `import … from './x.js'` (on one line or closing a multi-line import) and `import './x.js'`.
+IMPORT = re.compile(r"""(?:\bfrom|^import)\s+['"](\.[^'"]+)['"];$""", re.MULTILINE)
 
 
 class Client:
@@ -32,7 +35,9 @@ class Client:
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 return await http.request(method, path)
 
-        return asyncio.run(send())
+        # A thread of its own: asyncio.run() refuses to start where a loop already runs.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(lambda: asyncio.run(send())).result()
 
     def get(self, path: str) -> httpx.Response:
         return self.request("GET", path)
@@ -117,7 +122,7 @@ def test_modules_build_no_html_from_strings() -> None:
         text = module.read_text()
         for sink in HTML_SINKS:
             assert sink not in text, f"{module.name} uses {sink}"
-        for imported in re.findall(r"""^import .*?['"](\.[^'"]+)['"];$""", text, re.MULTILINE):
+        for imported in IMPORT.findall(text):
             assert (module.parent / imported).resolve().is_file(), f"{module.name}: {imported}"
 
 

@@ -85,7 +85,8 @@ export class AnsiWriter {
           const index = codes[i + 2];
           if (index < 16) {
             const base = code === 38 ? 30 : 40;
-            this.style[code === 38 ? 'fg' : 'bg'] = index < 8 ? base + index : base + 60 + index - 8;
+            const colour = index < 8 ? base + index : base + 60 + index - 8;
+            this.style[code === 38 ? 'fg' : 'bg'] = colour;
           }
           i += 2;
         } else if (mode === 2) {

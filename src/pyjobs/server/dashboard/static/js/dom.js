@@ -78,6 +78,15 @@ export function notice(message, kind = 'info') {
   return h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
 }
 
+/**
+ * Show `message` as the error in `container` (empty: clear it). The same error again leaves
+ * the DOM alone, so a failing poll does not make screen readers repeat the alert.
+ */
+export function showProblem(container, message = '') {
+  if (container.textContent === message) return;
+  container.replaceChildren(...(message ? [notice(message, 'error')] : []));
+}
+
 /** Move focus to a view's heading after navigation, so keyboard and reader users follow. */
 export function focusHeading(root) {
   const heading = root.querySelector('h1');

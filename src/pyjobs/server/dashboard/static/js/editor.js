@@ -19,8 +19,8 @@ export function createEditor(textarea, language = 'python') {
   textarea.classList.add('editor-input');
   textarea.setAttribute('wrap', 'off');
   textarea.spellcheck = false;
-  for (const [name, value] of [['autocapitalize', 'off'], ['autocomplete', 'off'], ['autocorrect', 'off']]) {
-    textarea.setAttribute(name, value);
+  for (const name of ['autocapitalize', 'autocomplete', 'autocorrect']) {
+    textarea.setAttribute(name, 'off');
   }
 
   let frame = 0;

@@ -2,7 +2,7 @@
 // refreshed by polling while the tab is visible.
 
 import { api, describeError } from './api.js';
-import { cell, h, icon, notice, setText, statusBadge, timeAgo } from './dom.js';
+import { cell, h, icon, setText, showProblem, statusBadge, timeAgo } from './dom.js';
 import { Poller } from './poll.js';
 
 const STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -82,11 +82,11 @@ export function mount(root, params) {
       if (request !== latestRequest) return;
     } catch (error) {
       if (request !== latestRequest) return;
-      problem.replaceChildren(notice(describeError(error), 'error'));
+      showProblem(problem, describeError(error));
       table.hidden = pager.hidden = empty.hidden = true;
       return;
     }
-    problem.replaceChildren();
+    showProblem(problem);
     render(page, userAction);
   }
 
@@ -94,7 +94,9 @@ export function mount(root, params) {
     const changes = [];
     for (const task of page.data) {
       const before = known.get(task.id);
-      if (before && before !== task.status) changes.push(`${task.title || task.id} is now ${task.status}`);
+      if (before && before !== task.status) {
+        changes.push(`${task.title || task.id} is now ${task.status}`);
+      }
     }
     known = new Map(page.data.map((task) => [task.id, task.status]));
     body.replaceChildren(...page.data.map(row));
@@ -108,7 +110,8 @@ export function mount(root, params) {
     next.dataset.cursor = page.next_cursor || '';
     setText(pageLabel, `Page ${cursors.length + 1}`);
     // Announce what changed, not the whole table every two seconds.
-    if (userAction) setText(live, `${page.data.length} ${page.data.length === 1 ? 'task' : 'tasks'} shown.`);
+    const count = page.data.length;
+    if (userAction) setText(live, `${count} ${count === 1 ? 'task' : 'tasks'} shown.`);
     else if (changes.length) setText(live, changes.join('. '));
   }
 

@@ -49,9 +49,10 @@ function route({ focus = true } = {}) {
 }
 
 const tokens = new TokenPanel(document, () => route({ focus: false }));
+const HOW = 'pyjobs token create NAME';
 onUnauthorized(() => tokens.ask(getToken()
-  ? 'The server refused this token (401 Unauthorized). Check it, or create a new one with pyjobs token create NAME.'
-  : 'This server needs an access token (401 Unauthorized). Paste one created with pyjobs token create NAME.'));
+  ? `The server refused this token (401 Unauthorized). Check it, or create a new one: ${HOW}.`
+  : `This server needs an access token (401 Unauthorized). Paste one created with ${HOW}.`));
 
 document.getElementById('skip-link').addEventListener('click', (event) => {
   // The hash belongs to the router: move focus without touching it.

@@ -24,14 +24,16 @@ export function mount(root, params) {
   let key = idempotencyKey();
   const formError = h('div', { class: 'form-error' });
   const previewCode = h('code');
-  const preview = h('section', { class: 'preview', 'aria-labelledby': 'preview-title', hidden: true },
+  const preview = h('section',
+    { class: 'preview', 'aria-labelledby': 'preview-title', hidden: true },
     h('h2', { id: 'preview-title' }, 'Workflow YAML preview'),
     h('pre', { class: 'code yaml', tabindex: '0' }, previewCode));
   const submitButton = h('button', { type: 'submit', class: 'button primary' }, 'Submit task');
   const previewButton = h('button', { type: 'button', class: 'button', onclick: showPreview },
     'Preview workflow YAML');
 
-  const form = h('form', { class: 'submit-form', id: 'submit-form', novalidate: true, onsubmit: submit },
+  const form = h('form',
+    { class: 'submit-form', id: 'submit-form', novalidate: true, onsubmit: submit },
     field('f-code', 'Python code',
       'Tab indents; Esc then Tab leaves the editor; Ctrl+Enter submits.',
       h('textarea', { id: 'f-code', name: 'python_code', rows: '14' })),
@@ -84,7 +86,8 @@ export function mount(root, params) {
       const task = await api.getTask(id);
       fill(form, editor, task.spec);
     } catch (error) {
-      formError.replaceChildren(notice(`Could not load task ${id}: ${describeError(error)}`, 'error'));
+      const text = `Could not load task ${id}: ${describeError(error)}`;
+      formError.replaceChildren(notice(text, 'error'));
     }
   }
 
@@ -159,7 +162,9 @@ function clearErrors(form, formError) {
     message.hidden = true;
     message.textContent = '';
   }
-  for (const control of form.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');
+  for (const control of form.querySelectorAll('[aria-invalid]')) {
+    control.removeAttribute('aria-invalid');
+  }
   for (const box of form.querySelectorAll('.field.invalid')) box.classList.remove('invalid');
 }
 

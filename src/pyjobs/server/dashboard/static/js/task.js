@@ -2,7 +2,9 @@
 // cancel, the live log of the chosen run and its Argo Workflow YAML.
 
 import { api, describeError } from './api.js';
-import { cell, duration, h, icon, notice, parseTime, setText, statusBadge, timeAgo } from './dom.js';
+import {
+  cell, duration, h, icon, parseTime, setText, showProblem, statusBadge, timeAgo,
+} from './dom.js';
 import { highlightInto } from './highlight.js';
 import { LogView, manifestView } from './logs.js';
 import { Poller } from './poll.js';
@@ -23,11 +25,14 @@ export function mount(root, id) {
   const badge = h('span', { class: 'task-status', id: 'task-status', 'aria-live': 'polite' });
   const problem = h('div', { class: 'problem' });
   const message = h('p', { class: 'action-message', role: 'status', id: 'action-message' });
-  const rerun = h('button', { type: 'button', class: 'button primary', id: 'rerun', onclick: doRerun },
+  const rerun = h('button',
+    { type: 'button', class: 'button primary', id: 'rerun', onclick: doRerun },
     icon('↻'), 'Re-run');
-  const cancel = h('button', { type: 'button', class: 'button danger', id: 'cancel', onclick: doCancel },
+  const cancel = h('button',
+    { type: 'button', class: 'button danger', id: 'cancel', onclick: doCancel },
     icon('■'), 'Cancel');
-  const edit = h('a', { class: 'button', href: `#/new?from=${encodeURIComponent(id)}` }, 'Edit as new');
+  const edit = h('a', { class: 'button', href: `#/new?from=${encodeURIComponent(id)}` },
+    'Edit as new');
   const codeBlock = h('code');
   const facts = h('dl', { class: 'facts' });
   const runsBody = h('tbody');
@@ -53,14 +58,14 @@ export function mount(root, id) {
     try {
       task = await api.getTask(id);
     } catch (error) {
-      problem.replaceChildren(notice(describeError(error), 'error'));
+      showProblem(problem, describeError(error));
       if (error.status === 404) {
         gone = true; // deleted, or never ours: it will not come back
         poller.stop();
       }
       return;
     }
-    problem.replaceChildren();
+    showProblem(problem);
     render();
   }
 
@@ -84,7 +89,8 @@ export function mount(root, id) {
     const snapshot = JSON.stringify([run.number, task.runs]);
     if (runsBody.dataset.snapshot !== snapshot) {
       runsBody.dataset.snapshot = snapshot;
-      runsBody.replaceChildren(...task.runs.slice().reverse().flatMap((r) => runRow(r, r.number === run.number)));
+      const newestFirst = task.runs.slice().reverse();
+      runsBody.replaceChildren(...newestFirst.flatMap((r) => runRow(r, r.number === run.number)));
     }
     logs.show(run.number, ACTIVE.has(run.status));
     manifest.setRun(run.number);
@@ -164,5 +170,7 @@ function renderFacts(facts, task) {
     ['Network', spec.network === false ? 'off' : 'on'],
     ['Created', timeAgo(task.created_at)],
   ];
-  facts.replaceChildren(...entries.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
+  facts.replaceChildren(
+    ...entries.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+  );
 }
