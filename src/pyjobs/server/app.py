@@ -1,4 +1,4 @@
-"""The FastAPI application: routes, error mapping, middleware, and the dispatcher's life."""
+"""The FastAPI application: routes, dashboard, error mapping, middleware, the dispatcher's life."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from pyjobs.config import Backend, Settings
 from pyjobs.executors.base import Executor, StateListener
-from pyjobs.server import httperrors
+from pyjobs.server import dashboard, httperrors
 from pyjobs.server.auth import TokenChecker
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.upgrade import upgrade
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
     httperrors.install(app)
     app.include_router(tasks.router)
     app.include_router(ops.router)
+    dashboard.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(AccessLog)
     return app
