@@ -22,6 +22,7 @@ import pytest
 
 from pyjobs.config import Backend, Settings
 from pyjobs.manifests import ManifestOptions, RunRef, build_manifest
+from pyjobs.server.app import UVICORN_OPTIONS
 from pyjobs.server.routes import ops
 from pyjobs.spec import TaskSpec
 from tests.deploy.kustomize import Manifest, build, containers, pod_specs, split_image, to_yaml
@@ -483,9 +484,7 @@ def test_runner_internet_access_excludes_private_and_metadata_addresses(
 def test_the_server_is_shut_down_within_its_grace_period(example: list[Manifest]) -> None:
     pod = _server(example)["spec"]["template"]["spec"]
     pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
-    found = re.search(r"timeout_graceful_shutdown=(\d+)", (REPO / "src/pyjobs/cli.py").read_text())
-    assert found, "pyjobs serve no longer sets uvicorn's timeout_graceful_shutdown"
-    uvicorn_grace = int(found.group(1))
+    uvicorn_grace = int(UVICORN_OPTIONS["timeout_graceful_shutdown"])
     dispatcher_grace = float(_settings_env(example)["PYJOBS_SHUTDOWN_GRACE_SECONDS"])
     margin = 5  # recording the runs left, unregistering, closing the database
     needed = pre_stop + uvicorn_grace + dispatcher_grace + margin
