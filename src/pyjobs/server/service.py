@@ -74,7 +74,7 @@ class TaskService:
             if existing is not None:
                 return existing
         task_id, now = new_id(), _now()
-        run = self._new_run(task_id, 1, spec, now)
+        run = self._new_run(task_id, 1, spec, now, build=False)
         task = {
             "id": task_id,
             "owner_id": principal.token_id,
@@ -85,8 +85,9 @@ class TaskService:
             "created_at": now,
         }
         try:
-            # The writer wakes the dispatcher once its batch is committed.
-            await self.writer.store(task, run)
+            # The writer builds the manifest, stores both rows, and wakes the dispatcher
+            # once its batch is committed.
+            await self.writer.store(task, run, lambda: self._manifest(spec, task_id, 1))
         except IntegrityError:
             # Another request with the same key won the race: answer with its task.
             if scoped_key is not None:
@@ -226,9 +227,14 @@ class TaskService:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _new_run(self, task_id: str, number: int, spec: TaskSpec, now: datetime) -> dict[str, Any]:
-        """The columns of a new pending run, its workflow built."""
-        manifest = build_manifest(spec, self.options, RunRef(task_id, number), self.builder)
+    def _manifest(self, spec: TaskSpec, task_id: str, number: int) -> dict[str, Any]:
+        return build_manifest(spec, self.options, RunRef(task_id, number), self.builder)
+
+    def _new_run(
+        self, task_id: str, number: int, spec: TaskSpec, now: datetime, build: bool = True
+    ) -> dict[str, Any]:
+        """The columns of a new pending run, its workflow built (or, without `build`, None)."""
+        manifest = self._manifest(spec, task_id, number) if build else None
         local = self.settings.backend is Backend.LOCAL
         return {
             "id": new_id(),
