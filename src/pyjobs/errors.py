@@ -74,6 +74,10 @@ class ExecutorClosedError(PyjobsError):
     """The executor is shutting down and takes no more runs."""
 
 
+class ShuttingDownError(PyjobsError):
+    """The server is shutting down and takes no more submissions."""
+
+
 class NotFoundError(PyjobsError):
     """The thing asked for does not exist, or is not the caller's to see."""
 

@@ -19,6 +19,7 @@ from pyjobs.server.dispatcher import Dispatcher
 from pyjobs.server.middleware import AccessLog, BodyLimit
 from pyjobs.server.routes import ops, tasks
 from pyjobs.server.service import TaskService
+from pyjobs.server.writer import SubmitWriter
 
 # How `pyjobs serve` runs uvicorn; the benchmarks serve their bare baseline the same way.
 UVICORN_OPTIONS: dict[str, Any] = {
@@ -60,13 +61,19 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
         shutdown_grace=settings.shutdown_grace_seconds,
     )
 
+    # Every submit's rows go through this one writer, which wakes the dispatcher per commit.
+    writer = SubmitWriter(database, on_commit=dispatcher.wake)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await to_thread.run_sync(upgrade, database)
         await to_thread.run_sync(dispatcher.start)
+        writer.start()
         try:
             yield
         finally:
+            # Queued submissions are committed (and answered) before the dispatcher stops.
+            await to_thread.run_sync(writer.stop)
             await to_thread.run_sync(dispatcher.stop)
             database.dispose()
 
@@ -81,7 +88,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
     app.state.dispatcher = dispatcher
     app.state.tokens = TokenChecker(database)
     app.state.insecure = insecure
-    app.state.service = TaskService(settings, database, dispatcher)
+    app.state.service = TaskService(settings, database, dispatcher, writer)
     httperrors.install(app)
     app.include_router(tasks.router)
     app.include_router(ops.router)

@@ -17,6 +17,7 @@ from pyjobs.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PyjobsError,
+    ShuttingDownError,
     UnauthorizedError,
 )
 
@@ -30,6 +31,7 @@ _HTTP: list[tuple[type[PyjobsError], int, str]] = [
     (ForbiddenError, 403, "forbidden"),
     (PayloadTooLargeError, 413, "payload_too_large"),
     (ExecutorClosedError, 503, "unavailable"),
+    (ShuttingDownError, 503, "unavailable"),
 ]
 _HTTP_CODES = {
     400: "bad_request",

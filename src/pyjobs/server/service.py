@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -17,19 +18,17 @@ from pyjobs.executors.runlog import log_dir
 from pyjobs.manifests import Builder, ManifestOptions, RunRef, build_manifest, render_yaml
 from pyjobs.manifests.reading import generate_workflow_name
 from pyjobs.server.db.engine import Database
-from pyjobs.server.db.models import Base, Run, Task
+from pyjobs.server.db.models import Run, Task
 from pyjobs.server.dispatcher import Dispatcher
 from pyjobs.server.ids import new_id
 from pyjobs.server.metrics import METRICS
 from pyjobs.server.queries import tasks_page
 from pyjobs.server.schemas import Page, SubmitResponse, TaskOut, TaskSummary, title_of
+from pyjobs.server.writer import SubmitWriter
 from pyjobs.spec import TaskSpec
 from pyjobs.status import FailureReason, RunStatus
 
 MAX_PAGE = 500
-# Core statements on the tables (not the ORM classes), compiled once and cached.
-_INSERT_TASK = Base.metadata.tables[Task.__tablename__].insert()
-_INSERT_RUN = Base.metadata.tables[Run.__tablename__].insert()
 CANCEL_WAIT_SECONDS = 5.0
 
 
@@ -52,51 +51,51 @@ def _now() -> datetime:
 class TaskService:
     """Submit, inspect, follow, cancel, re-run and delete tasks."""
 
-    def __init__(self, settings: Settings, database: Database, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, dispatcher: Dispatcher, writer: SubmitWriter
+    ) -> None:
         self.settings = settings
         self.db = database
         self.dispatcher = dispatcher
+        self.writer = writer
         self.options = ManifestOptions.from_settings(settings)
         self.builder = Builder.from_flag(settings.use_hera_sdk)
 
     # -- writing -------------------------------------------------------------------------
 
-    def submit(
+    async def submit(
         self, principal: Principal, spec: TaskSpec, idempotency_key: str | None = None
     ) -> SubmitResponse:
         """Store the task and its first run; answer only once both are committed."""
         scoped_key = None
         if idempotency_key is not None:
             scoped_key = f"{principal.token_id or '-'}:{idempotency_key}"
-            existing = self._by_idempotency_key(scoped_key)
+            existing = await to_thread.run_sync(self._by_idempotency_key, scoped_key)
             if existing is not None:
                 return existing
         task_id, now = new_id(), _now()
+        run = self._new_run(task_id, 1, spec, now, build=False)
         task = {
             "id": task_id,
             "owner_id": principal.token_id,
-            "spec": _dump(spec),
+            "spec": run["spec"],  # the same snapshot: dumped once
             "status": RunStatus.PENDING,
             "latest_run": 1,
             "idempotency_key": scoped_key,
             "created_at": now,
         }
-        run = self._new_run(task_id, 1, spec, now)
         try:
-            with self.db.session() as session:
-                # Two plain INSERTs (the task first: the run refers to it); the ORM's unit
-                # of work would cost more than the rest of the request for two new rows.
-                session.execute(_INSERT_TASK, task)
-                session.execute(_INSERT_RUN, run)
+            # The writer builds the manifest, stores both rows, and wakes the dispatcher
+            # once its batch is committed.
+            await self.writer.store(task, run, lambda: self._manifest(spec, task_id, 1))
         except IntegrityError:
             # Another request with the same key won the race: answer with its task.
             if scoped_key is not None:
-                existing = self._by_idempotency_key(scoped_key)
+                existing = await to_thread.run_sync(self._by_idempotency_key, scoped_key)
                 if existing is not None:
                     return existing
             raise
         METRICS.submissions.inc()
-        self.dispatcher.wake()
         return SubmitResponse(
             id=task_id, run_number=1, workflow_id=run["workflow_name"], status=RunStatus.PENDING
         )
@@ -228,9 +227,14 @@ class TaskService:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _new_run(self, task_id: str, number: int, spec: TaskSpec, now: datetime) -> dict[str, Any]:
-        """The columns of a new pending run, its workflow built."""
-        manifest = build_manifest(spec, self.options, RunRef(task_id, number), self.builder)
+    def _manifest(self, spec: TaskSpec, task_id: str, number: int) -> dict[str, Any]:
+        return build_manifest(spec, self.options, RunRef(task_id, number), self.builder)
+
+    def _new_run(
+        self, task_id: str, number: int, spec: TaskSpec, now: datetime, build: bool = True
+    ) -> dict[str, Any]:
+        """The columns of a new pending run, its workflow built (or, without `build`, None)."""
+        manifest = self._manifest(spec, task_id, number) if build else None
         local = self.settings.backend is Backend.LOCAL
         return {
             "id": new_id(),
