@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import insert, text
+from tests.support.postgres import fresh_database as fresh_postgres
+from tests.support.postgres import postgres_unavailable
 
 from bench.loadgen import LoadConfig, LoadReport
 from bench.options import Options
@@ -22,10 +24,8 @@ from bench.results import Result, Samples, Target
 from bench.servers import (
     ChildServer,
     bare_server,
-    fresh_postgres,
     load,
     percentile,
-    postgres_unavailable,
     pyjobs_server,
     serving,
 )

@@ -11,22 +11,18 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import httpx
-import psycopg
 
+# The throwaway databases of the tests serve the benchmarks too.
 from bench.loadgen import LoadConfig, LoadReport
 from bench.workspace import Workspace
 from pyjobs.server.app import UVICORN_OPTIONS
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "PYJOBS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
 _REPO = Path(__file__).resolve().parent.parent
 
 
@@ -126,29 +122,6 @@ def pyjobs_server(workspace: Workspace, name: str, database_url: str) -> ChildSe
     }
     argv = [str(workspace.pyjobs_command()), "serve", "--port", "{port}"]
     return ChildServer(f"pyjobs serve ({name})", argv, env, home / "serve.log")
-
-
-def postgres_unavailable() -> str | None:
-    """Why PostgreSQL cannot be used, or None if it can."""
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
-            return None
-    except psycopg.Error as error:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {error}".splitlines()[0]
-
-
-@contextmanager
-def fresh_postgres() -> Iterator[str]:
-    """An empty PostgreSQL database for this benchmark, dropped afterwards."""
-    name = f"pyjobs_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load(config: LoadConfig) -> LoadReport:

@@ -15,6 +15,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 import httpx
+from tests.support.postgres import fresh_database as fresh_postgres
+from tests.support.postgres import postgres_unavailable
 
 from bench.loadgen import LoadConfig, LoadReport
 from bench.options import Options
@@ -22,11 +24,9 @@ from bench.results import Result, Samples, Target
 from bench.servers import (
     ChildServer,
     bare_server,
-    fresh_postgres,
     load,
     median,
     percentile,
-    postgres_unavailable,
     pyjobs_server,
     serving,
 )

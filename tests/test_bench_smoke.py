@@ -10,11 +10,11 @@ from bench import listing, submit, suite
 from bench.options import Options
 from bench.report import format_outcomes
 from bench.results import Result, Samples, Target, Verdict, paired_difference
-from bench.servers import postgres_unavailable
 from bench.suite import BENCHMARKS, Benchmark, Outcome
 from bench.workspace import Workspace
 
 from tests.executors.conftest import require_bwrap
+from tests.support.postgres import postgres_unavailable
 
 # The API benchmarks install nothing: they have a smoke test of their own below.
 API_BENCHMARKS: tuple[Benchmark, ...] = (submit, listing)
