@@ -27,7 +27,7 @@ from pyjobs.server.routes import ops
 from pyjobs.spec import TaskSpec
 from tests.deploy.kustomize import Manifest, build, containers, pod_specs, split_image, to_yaml
 from tests.support.host import REPO, require
-from tests.support.tools import checkov, hadolint
+from tests.support.tools import hadolint, run_checkov
 
 DEPLOY = REPO / "deploy"
 DOCKERFILE = REPO / "Dockerfile"
@@ -144,32 +144,8 @@ def test_every_object_is_valid_for_kubernetes_strictly(
 
 
 def _checkov_failures(directory: Path) -> list[dict[str, Any]]:
-    tool = checkov()
-    require(tool is not None, "checkov is not installed (make install puts it in .venv/checkov)")
-    assert tool is not None
-    result = subprocess.run(
-        # --skip-download: checkov otherwise calls its vendor's cloud API for guidelines.
-        [
-            tool,
-            "--directory",
-            str(directory),
-            "--framework",
-            "kubernetes",
-            "dockerfile",
-            "--output",
-            "json",
-            "--quiet",
-            "--compact",
-            "--skip-download",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    reports = json.loads(result.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
-    assert sorted(r["check_type"] for r in reports) == ["dockerfile", "kubernetes"], result.stderr
+    reports = run_checkov(directory, "kubernetes", "dockerfile")
+    assert sorted(r["check_type"] for r in reports) == ["dockerfile", "kubernetes"]
     for report in reports:
         assert report["summary"]["parsing_errors"] == 0, report["check_type"]
         assert report["summary"]["passed"] > 0, report["check_type"]

