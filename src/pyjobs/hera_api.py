@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pyjobs.config import Backend, Settings
 from pyjobs.errors import BackendUnavailableError, PyjobsError, RunNotFoundError
 from pyjobs.executors.base import Executor, RunRequest, RunState
-from pyjobs.manifests.hera import build_hera_workflow
+from pyjobs.manifests.hera import build_workflow
 from pyjobs.manifests.options import ManifestOptions
 from pyjobs.spec import TaskSpec
 
@@ -92,11 +92,9 @@ def create_workflow_with_hera(
             "namespace": namespace,
         }
     )
-    workflow = build_hera_workflow(spec, ManifestOptions.from_settings(Settings()))
+    manifest = build_workflow(spec, ManifestOptions.from_settings(Settings()))
     executor = default_executor()
-    state = _named(
-        executor, executor.submit(RunRequest(uuid.uuid4().hex, spec, workflow.to_dict()))
-    )
+    state = _named(executor, executor.submit(RunRequest(uuid.uuid4().hex, spec, manifest)))
     with _lock:
         _runs_by_workflow[state.workflow_name] = state.run_id
     return state.workflow_name
