@@ -93,7 +93,8 @@ def test_missing_and_escaping_paths_are_404(client: Client) -> None:
 
 
 def test_the_server_app_serves_the_dashboard_beside_the_api(tmp_path: Path) -> None:
-    app = create_app(Settings(home=tmp_path / "home"))
+    # A sandbox root of its own: the default for root is a per-home directory in /var/tmp.
+    app = create_app(Settings(home=tmp_path / "home", sandbox_root=tmp_path / "sandbox"))
     served = Client(app)
     assert (
         served.get("/").headers["content-security-policy"]
