@@ -10,22 +10,20 @@ Closing the executor stops following; the workflows are left to run.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
 
 import httpx
 
-from pyjobs.errors import ExecutorClosedError, RunNotFoundError
+from pyjobs.errors import ExecutorClosedError
 from pyjobs.executors.argo_client import ArgoClient
 from pyjobs.executors.argo_config import ArgoConfig
 from pyjobs.executors.argo_run import ArgoRun
 from pyjobs.executors.base import RunRequest, RunState, StateListener
-from pyjobs.executors.runlog import read_log
+from pyjobs.executors.runbook import RunBook
 
 logger = logging.getLogger(__name__)
 
 
-class ArgoExecutor:
+class ArgoExecutor(RunBook[ArgoRun]):
     """Creates and follows Argo Workflows; every method is safe to call from any thread."""
 
     def __init__(
@@ -46,8 +44,7 @@ class ArgoExecutor:
         # a broken or timed-out stream is simply opened again (nothing is copied twice).
         timeout = httpx.Timeout(config.request_timeout, read=max(60.0, config.request_timeout))
         self._http = httpx.Client(verify=config.verify_ssl, timeout=timeout)
-        self._runs: dict[str, ArgoRun] = {}
-        self._lock = threading.Lock()
+        super().__init__()
         self._closed = False
         config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -66,27 +63,10 @@ class ArgoExecutor:
         run.thread.start()
         return run.state
 
-    def state(self, run_id: str) -> RunState:
-        """The run's current state."""
-        return self._get(run_id).state
-
-    def logs(self, run_id: str, follow: bool = False) -> Iterator[bytes]:
-        """The run's log as copied from Argo; with `follow`, until the run ends."""
-        run = self._get(run_id)
-        if follow and not run.ended.is_set():
-            return run.log.follow()
-        return read_log(run.log.path)
-
     def cancel(self, run_id: str) -> RunState:
         """Stop the workflow (`stop`, then `terminate` after the grace period)."""
         run = self._get(run_id)
         run.cancel()
-        return run.state
-
-    def wait(self, run_id: str, timeout: float | None = None) -> RunState:
-        """Block until the run ends or `timeout` passes."""
-        run = self._get(run_id)
-        run.ended.wait(timeout)
         return run.state
 
     def close(self) -> None:
@@ -111,13 +91,6 @@ class ArgoExecutor:
                 raise ValueError(f"run {request.run_id!r} is already being followed")
             run = ArgoRun(request, self.config, self._client, self._http, self._notify)
             self._runs[request.run_id] = run
-        return run
-
-    def _get(self, run_id: str) -> ArgoRun:
-        with self._lock:
-            run = self._runs.get(run_id)
-        if run is None:
-            raise RunNotFoundError(run_id)
         return run
 
     def _notify(self, state: RunState) -> None:

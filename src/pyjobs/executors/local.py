@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from pyjobs.errors import ExecutorClosedError, RunNotFoundError
@@ -21,7 +20,8 @@ from pyjobs.executors.envcache import EnvCache
 from pyjobs.executors.jobrun import JobRunner
 from pyjobs.executors.localconfig import LocalRunConfig, prepare_sandbox_root
 from pyjobs.executors.outcome import RunOutcome
-from pyjobs.executors.runlog import RunLog, log_path, read_log
+from pyjobs.executors.runbook import RunBook
+from pyjobs.executors.runlog import RunLog, log_path
 from pyjobs.executors.sandbox import reap_orphans
 from pyjobs.manifests.reading import generate_workflow_name
 from pyjobs.status import FailureReason, RunStatus
@@ -41,14 +41,13 @@ class _Run:
         self.runner: JobRunner | None = None
 
 
-class LocalExecutor:
+class LocalExecutor(RunBook[_Run]):
     """Runs at most `max_concurrent` runs at once in the sandbox; the rest wait in order."""
 
     def __init__(self, config: LocalRunConfig, listener: StateListener | None = None) -> None:
         self.config = config
         self._listener = listener
-        self._runs: dict[str, _Run] = {}
-        self._lock = threading.Lock()
+        super().__init__()
         self._closed = False
         config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         prepare_sandbox_root(config.sandbox_root)
@@ -77,17 +76,6 @@ class LocalExecutor:
         """Local runs die with their server: there is never one to re-attach to."""
         raise RunNotFoundError(request.run_id)
 
-    def state(self, run_id: str) -> RunState:
-        """The run's current state."""
-        return self._get(run_id).state
-
-    def logs(self, run_id: str, follow: bool = False) -> Iterator[bytes]:
-        """The run's output; with `follow`, until the run ends."""
-        run = self._get(run_id)
-        if follow and not run.ended.is_set():
-            return run.log.follow()
-        return read_log(run.log.path)
-
     def cancel(self, run_id: str) -> RunState:
         """Stop the run; a pending one never starts, a running one's tree is killed."""
         run = self._get(run_id)
@@ -100,12 +88,6 @@ class LocalExecutor:
             runner.kill()
         return run.state
 
-    def wait(self, run_id: str, timeout: float | None = None) -> RunState:
-        """Block until the run ends or `timeout` passes."""
-        run = self._get(run_id)
-        run.ended.wait(timeout)
-        return run.state
-
     def close(self) -> None:
         """Cancel what is queued or running and wait for the workers to stop."""
         with self._lock:
@@ -114,13 +96,6 @@ class LocalExecutor:
         for run in active:
             self.cancel(run.request.run_id)
         self._pool.shutdown(wait=True)
-
-    def _get(self, run_id: str) -> _Run:
-        with self._lock:
-            run = self._runs.get(run_id)
-        if run is None:
-            raise RunNotFoundError(run_id)
-        return run
 
     def _notify(self, state: RunState) -> None:
         if self._listener is None:
