@@ -57,7 +57,6 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
         capacity=settings.max_concurrent if local else settings.argo_max_in_flight,
         dispatch=settings.dispatch,
         backend=settings.backend.value,
-        home=settings.home_dir,
         shutdown_grace=settings.shutdown_grace_seconds,
     )
 

@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
@@ -43,7 +42,6 @@ class Dispatcher:
         capacity: int,
         backend: str,
         dispatch: bool = True,
-        home: Path,
         shutdown_grace: float = 10.0,
     ) -> None:
         self.db = database
@@ -51,7 +49,6 @@ class Dispatcher:
         # Off: runs are accepted and stored but wait; the loop still heartbeats and reconciles.
         self.dispatch = dispatch
         self.backend = backend
-        self.home = home
         self.shutdown_grace = shutdown_grace
         # Argo's workflows go on without us: their runs are re-attached, never failed.
         self.outlives = Backend(backend).runs_outlive_server
