@@ -69,7 +69,7 @@ def test_a_duplicate_key_fails_only_its_own_row(database: Database) -> None:
     writer.start()
     # Hold SQLite's write lock so that everything after the first row queues into one batch.
     blocker = database.engine.connect()
-    blocker.execute(text("BEGIN IMMEDIATE"))
+    blocker.begin()  # a writing transaction: BEGIN IMMEDIATE
     release = threading.Timer(0.3, blocker.close)
 
     async def scenario() -> list[BaseException | None]:

@@ -97,7 +97,7 @@ class TokenChecker:
         cached = self.tokens_exist_cached()
         if cached is not None:
             return cached
-        with self.db.session() as session:
+        with self.db.reader() as session:
             answer = bool(session.scalar(select(exists().where(Token.id.is_not(None)))))
         with self._lock:
             self._any = (now, answer)
@@ -112,7 +112,7 @@ class TokenChecker:
         if cached is not None and now - cached[0] < _CACHE_SECONDS:
             identity = cached[1]
         else:
-            with self.db.session() as session:
+            with self.db.reader() as session:
                 row = session.scalar(select(Token).where(Token.token_hash == digest))
             # compare_digest: the lookup is by hash, this keeps the final check constant-time.
             identity = (

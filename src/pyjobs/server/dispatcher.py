@@ -112,7 +112,7 @@ class Dispatcher:
         """Wait (bounded) for a run to reach a final status, wherever it runs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.db.session() as session:
+            with self.db.reader() as session:
                 status = session.scalar(select(Run.status).where(Run.id == run_id))
             if status is None or RunStatus(status).is_final:
                 if run_id in self._active():
@@ -205,7 +205,7 @@ class Dispatcher:
         mine = self._active()
         if not mine:
             return
-        with self.db.session() as session:
+        with self.db.reader() as session:
             wanted = session.scalars(
                 select(Run.id).where(Run.id.in_(mine), Run.cancel_requested.is_(True))
             ).all()
@@ -259,7 +259,7 @@ class Dispatcher:
             return list(self._mine)
 
     def _count(self, status: RunStatus) -> float:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             count = session.scalar(
                 select(func.count()).select_from(Run).where(Run.status == status)
             )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -131,20 +131,19 @@ class TaskService:
             run = self._latest(task)
             if RunStatus(run.status).is_final:
                 return self._task_out(task)
-            run.cancel_requested = True
-            created_elsewhere = Backend(run.backend).runs_outlive_server and run.workflow_name
-            if run.status == RunStatus.PENDING and run.claimed_by is None and not created_elsewhere:
-                # Nobody has it yet: it simply never starts. (An Argo workflow that exists
-                # is stopped by the server that re-attaches to it.)
-                _finish(
-                    run,
-                    task,
-                    RunStatus.CANCELLED,
-                    FailureReason.CANCELLED,
-                    "cancelled before it started",
-                )
-                METRICS.finished(run)
             run_id = run.id
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(cancel_requested=True)
+                .execution_options(synchronize_session=False)
+            )
+            # An Argo workflow that exists is stopped by the server that re-attaches to it.
+            created_elsewhere = Backend(run.backend).runs_outlive_server and run.workflow_name
+            if not created_elsewhere and _end_if_unclaimed(session, run):
+                if task.latest_run == run.number:
+                    task.status = RunStatus.CANCELLED
+                METRICS.finished(run)
         self.dispatcher.cancel(run_id)
         # Killing a process tree takes a moment: answer with the ended run when it is quick.
         self.dispatcher.wait_ended(run_id, timeout=CANCEL_WAIT_SECONDS)
@@ -152,7 +151,7 @@ class TaskService:
 
     def delete(self, principal: Principal, task_id: str) -> None:
         """Delete the task, its runs and their logs; an active run is cancelled first."""
-        with self.db.session() as session:
+        with self.db.reader() as session:
             task = self._task(session, principal, task_id)
             run_ids = [run.id for run in task.runs]
         active = self.get(principal, task_id)
@@ -169,7 +168,7 @@ class TaskService:
 
     def get(self, principal: Principal, task_id: str) -> TaskOut:
         """The task with every run."""
-        with self.db.session() as session:
+        with self.db.reader() as session:
             return self._task_out(self._task(session, principal, task_id))
 
     def list(
@@ -183,7 +182,7 @@ class TaskService:
             limit=min(limit, MAX_PAGE) + 1,  # one more: is there a next page?
             cursor=cursor,
         )
-        with self.db.session() as session:
+        with self.db.reader() as session:
             tasks = list(session.scalars(query))
         page, more = tasks[:limit], len(tasks) > limit
         data = [
@@ -201,7 +200,7 @@ class TaskService:
 
     def run_of(self, principal: Principal, task_id: str, number: int | None) -> Run:
         """One run of the task (default the latest), detached from its session."""
-        with self.db.session() as session:
+        with self.db.reader() as session:
             task = self._task(session, principal, task_id)
             wanted = number or task.latest_run
             run = next((r for r in task.runs if r.number == wanted), None)
@@ -212,7 +211,7 @@ class TaskService:
 
     def run_status(self, run_id: str) -> RunStatus | None:
         """The status of a run by id (None once deleted); for log followers."""
-        with self.db.session() as session:
+        with self.db.reader() as session:
             status = session.scalar(select(Run.status).where(Run.id == run_id))
         return None if status is None else RunStatus(status)
 
@@ -272,7 +271,7 @@ class TaskService:
         return TaskOut.model_validate(task)
 
     def _by_idempotency_key(self, scoped_key: str) -> SubmitResponse | None:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             task = session.scalar(
                 select(Task)
                 .where(Task.idempotency_key == scoped_key)
@@ -293,10 +292,23 @@ def _dump(spec: TaskSpec) -> dict[str, Any]:
     return spec.model_dump(mode="json")
 
 
-def _finish(
-    run: Run, task: Task, status: RunStatus, reason: FailureReason | None, message: str
-) -> None:
-    """Record a final status on a run and, when it is the latest, on its task."""
-    run.status, run.reason, run.message, run.finished_at = status, reason, message, _now()
-    if task.latest_run == run.number:
-        task.status = status
+def _end_if_unclaimed(session: Session, run: Run) -> bool:
+    """Cancel a run that nobody has claimed: it never starts. False if it was claimed.
+
+    The database decides, not what this session read before: a dispatcher may have
+    claimed the run since, and then it must be stopped where it runs, not marked here.
+    """
+    ended = session.scalar(
+        update(Run)
+        .where(Run.id == run.id, Run.status == RunStatus.PENDING, Run.claimed_by.is_(None))
+        .values(
+            status=RunStatus.CANCELLED,
+            reason=FailureReason.CANCELLED,
+            message="cancelled before it started",
+            finished_at=_now(),
+        )
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(run)
+    return ended is not None

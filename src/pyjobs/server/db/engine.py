@@ -7,12 +7,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# An execution option: a session that only reads begins without taking the write lock.
+_READ_ONLY = "pyjobs_read_only"
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite would open a transaction only at the first write, so the reads before it
+    # saw whatever other connections committed meanwhile, and a read-modify-write (the
+    # run's status, then its task's) could lose an update. SQLAlchemy emits BEGIN instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL: readers never block the writer; NORMAL is durable across process crashes
     # (only an OS crash may lose the last commits), which is what WAL is designed for.
@@ -21,6 +28,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A writing transaction takes SQLite's one write lock up front, so read-modify-writes
+    # run one after another (busy_timeout queues them); a read-only one reads a snapshot
+    # and blocks nobody.
+    mode = "DEFERRED" if connection.get_execution_options().get(_READ_ONLY) else "IMMEDIATE"
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str) -> Engine:
@@ -35,7 +50,8 @@ def make_engine(url: str) -> Engine:
             pool_size=20,
             max_overflow=20,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
@@ -49,6 +65,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -57,8 +76,18 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on error."""
+        """A session whose transaction commits on success and rolls back on error.
+
+        On SQLite it holds the database's write lock from its first statement: what it
+        reads cannot change under it before it writes.
+        """
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session that only reads: one consistent snapshot, no write lock on SQLite."""
+        with self._readers() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -21,7 +21,7 @@ def healthz() -> dict[str, str]:
 
 def _database_ok(request: Request) -> bool:
     try:
-        with request.app.state.database.session() as session:
+        with request.app.state.database.reader() as session:
             session.execute(text("SELECT 1"))
     except Exception:  # any failure means "not ready", whatever the driver raised
         return False
