@@ -1,17 +1,21 @@
-"""PYJOBS_DISPATCH=false: runs are accepted and stored, and nothing starts them."""
+"""Dispatching: off, runs are stored and wait; on, each run's workflow is built at hand-over."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import select
 
 from pyjobs.config import Settings
+from pyjobs.manifests import RunRef, WorkflowFactory
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Run
 from pyjobs.server.dispatcher import POLL_SECONDS
+from pyjobs.spec import TaskSpec
 from tests.support.live import server_thread
 
 
@@ -32,13 +36,62 @@ def test_runs_wait_while_dispatching_is_off(settings: Settings) -> None:
         time.sleep(3 * POLL_SECONDS)  # several turns of the dispatcher's loop
         for task in created:
             assert client.get(f"/api/v1/tasks/{task['id']}").json()["status"] == "pending"
-        database = Database(settings.database)
-        try:
-            with database.session() as session:
-                claimed = session.scalars(select(Run.claimed_by)).all()
-        finally:
-            database.dispose()
+        claimed = _column(settings, Run.claimed_by)
         assert claimed == [None, None, None]  # not even claimed: another server may take them
+        # Not handed over, so no workflow is stored yet; the API shows the one it will get.
+        waiting = yaml.safe_load(client.get(f"/api/v1/tasks/{created[1]['id']}/manifest").text)
+        assert waiting["metadata"]["labels"]["pyjobs/task-id"] == created[1]["id"]
+        assert _stored_manifests(settings) == [None, None, None]
         # A waiting run can still be cancelled.
         cancelled = client.post(f"/api/v1/tasks/{created[0]['id']}/cancel").json()
         assert cancelled["status"] == "cancelled"
+
+
+def test_the_workflow_is_built_at_hand_over_and_a_broken_build_fails_only_its_run(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_build = WorkflowFactory.build
+
+    def build(self: WorkflowFactory, spec: TaskSpec, run: RunRef | None = None) -> dict[str, Any]:
+        if "BREAK" in spec.python_code:
+            raise RuntimeError("a builder bug")
+        return real_build(self, spec, run)
+
+    monkeypatch.setattr(WorkflowFactory, "build", build)
+    with server_thread(settings) as url, httpx.Client(base_url=url, timeout=30) as client:
+        broken, fine = (
+            client.post("/api/v1/tasks/submit", json={"python_code": code}).json()["id"]
+            for code in ("print('BREAK')", "print(1)")
+        )
+        ended = {task_id: _wait_final(client, task_id) for task_id in (broken, fine)}
+        failed = ended[broken]["runs"][0]
+        assert (failed["status"], failed["reason"]) == ("failed", "backend_error")
+        assert "could not build the workflow: a builder bug" in failed["message"]
+        assert ended[fine]["status"] == "succeeded"
+        shown = yaml.safe_load(client.get(f"/api/v1/tasks/{fine}/manifest").text)
+    stored = [m for m in _stored_manifests(settings) if m is not None]
+    assert stored == [shown]  # what the executor got is what the API shows
+    assert shown["metadata"]["labels"]["pyjobs/task-id"] == fine
+
+
+def _wait_final(client: httpx.Client, task_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        task: dict[str, Any] = client.get(f"/api/v1/tasks/{task_id}").json()
+        if task["status"] in ("succeeded", "failed", "cancelled"):
+            return task
+        assert time.monotonic() < deadline, task
+        time.sleep(0.1)
+
+
+def _column(settings: Settings, column: Any) -> list[Any]:
+    database = Database(settings.database)
+    try:
+        with database.session() as session:
+            return list(session.scalars(select(column).order_by(Run.id)))
+    finally:
+        database.dispose()
+
+
+def _stored_manifests(settings: Settings) -> list[dict[str, Any] | None]:
+    return _column(settings, Run.manifest)

@@ -116,28 +116,3 @@ def test_stop_flushes_what_is_queued_then_refuses(database: Database) -> None:
 
     asyncio.run(scenario())
     assert _count(database) == 20
-
-
-def test_the_manifest_is_built_by_the_writer_and_a_failed_build_fails_alone(
-    database: Database,
-) -> None:
-    writer = SubmitWriter(database, on_commit=lambda: None)
-    writer.start()
-
-    def broken() -> dict[str, Any]:
-        raise ValueError("no manifest")
-
-    async def scenario() -> tuple[BaseException | None, BaseException | None]:
-        built, failed = _rows(), _rows()
-        return await asyncio.gather(
-            writer.store(*built, lambda: {"kind": "Workflow"}),
-            writer.store(*failed, broken),
-            return_exceptions=True,
-        )
-
-    outcomes = asyncio.run(scenario())
-    writer.stop()
-    assert outcomes[0] is None
-    assert isinstance(outcomes[1], ValueError)
-    with database.session() as session:
-        assert session.scalars(select(Run.manifest)).all() == [{"kind": "Workflow"}]

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pyjobs.config import Settings
 from pyjobs.manifests import hera, template
 from pyjobs.manifests.options import ManifestOptions, RunRef
 from pyjobs.manifests.serialize import render_yaml
 from pyjobs.spec import TaskSpec
 
-__all__ = ["Builder", "ManifestOptions", "RunRef", "build_manifest", "render_yaml"]
+__all__ = [
+    "Builder",
+    "ManifestOptions",
+    "RunRef",
+    "WorkflowFactory",
+    "build_manifest",
+    "render_yaml",
+]
 
 
 class Builder(StrEnum):
@@ -34,3 +43,21 @@ def build_manifest(
     """The Argo Workflow of a task (run) as a plain dict."""
     build = hera.build_workflow if builder is Builder.HERA else template.build_workflow
     return build(spec, options, run)
+
+
+@dataclass(frozen=True)
+class WorkflowFactory:
+    """A deployment's way of building workflows: its options and its builder, bound once."""
+
+    options: ManifestOptions
+    builder: Builder = Builder.HERA
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkflowFactory:
+        """The options and builder configured through the environment."""
+        options = ManifestOptions.from_settings(settings)
+        return cls(options, Builder.from_flag(settings.use_hera_sdk))
+
+    def build(self, spec: TaskSpec, run: RunRef | None = None) -> dict[str, Any]:
+        """The Argo Workflow of a task (run) as a plain dict."""
+        return build_manifest(spec, self.options, run, self.builder)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from pyjobs.config import Backend, Settings
 from pyjobs.executors.base import Executor, StateListener
+from pyjobs.manifests import WorkflowFactory
 from pyjobs.server import dashboard, httperrors
 from pyjobs.server.auth import TokenChecker
 from pyjobs.server.db.engine import Database
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
     dispatcher = Dispatcher(
         database,
         lambda listener: make_executor(settings, listener),
+        WorkflowFactory.from_settings(settings),
         # Locally each run takes a CPU; on Argo the cluster schedules, we only follow.
         capacity=settings.max_concurrent if local else settings.argo_max_in_flight,
         dispatch=settings.dispatch,

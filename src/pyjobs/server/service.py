@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from pyjobs.config import Backend, Settings
 from pyjobs.errors import ConflictError, NotFoundError
 from pyjobs.executors.runlog import log_dir
-from pyjobs.manifests import Builder, ManifestOptions, RunRef, build_manifest, render_yaml
+from pyjobs.manifests import RunRef, render_yaml
 from pyjobs.manifests.reading import generate_workflow_name
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Run, Task
@@ -58,8 +58,7 @@ class TaskService:
         self.db = database
         self.dispatcher = dispatcher
         self.writer = writer
-        self.options = ManifestOptions.from_settings(settings)
-        self.builder = Builder.from_flag(settings.use_hera_sdk)
+        self.workflows = dispatcher.workflows
 
     # -- writing -------------------------------------------------------------------------
 
@@ -74,7 +73,7 @@ class TaskService:
             if existing is not None:
                 return existing
         task_id, now = new_id(), _now()
-        run = self._new_run(task_id, 1, spec, now, build=False)
+        run = self._new_run(task_id, 1, spec, now)
         task = {
             "id": task_id,
             "owner_id": principal.token_id,
@@ -85,9 +84,8 @@ class TaskService:
             "created_at": now,
         }
         try:
-            # The writer builds the manifest, stores both rows, and wakes the dispatcher
-            # once its batch is committed.
-            await self.writer.store(task, run, lambda: self._manifest(spec, task_id, 1))
+            # The writer stores both rows and wakes the dispatcher once its batch is committed.
+            await self.writer.store(task, run)
         except IntegrityError:
             # Another request with the same key won the race: answer with its task.
             if scoped_key is not None:
@@ -218,22 +216,21 @@ class TaskService:
     def manifest(self, principal: Principal, task_id: str, number: int | None) -> str:
         """The Argo Workflow YAML the run used."""
         run = self.run_of(principal, task_id, number)
-        return render_yaml(run.manifest or {})
+        if run.manifest is None:
+            # Never handed over (queued, or cancelled first): the workflow it would get.
+            return render_yaml(
+                self.workflows.build(TaskSpec.model_validate(run.spec), RunRef(task_id, run.number))
+            )
+        return render_yaml(run.manifest)
 
     def preview(self, spec: TaskSpec) -> str:
         """The Argo Workflow YAML a submit would produce, without storing anything."""
-        return render_yaml(build_manifest(spec, self.options, None, self.builder))
+        return render_yaml(self.workflows.build(spec))
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _manifest(self, spec: TaskSpec, task_id: str, number: int) -> dict[str, Any]:
-        return build_manifest(spec, self.options, RunRef(task_id, number), self.builder)
-
-    def _new_run(
-        self, task_id: str, number: int, spec: TaskSpec, now: datetime, build: bool = True
-    ) -> dict[str, Any]:
-        """The columns of a new pending run, its workflow built (or, without `build`, None)."""
-        manifest = self._manifest(spec, task_id, number) if build else None
+    def _new_run(self, task_id: str, number: int, spec: TaskSpec, now: datetime) -> dict[str, Any]:
+        """The columns of a new pending run; the dispatcher builds its workflow at hand-over."""
         local = self.settings.backend is Backend.LOCAL
         return {
             "id": new_id(),
@@ -243,7 +240,7 @@ class TaskService:
             "backend": self.settings.backend.value,
             "status": RunStatus.PENDING,
             "message": "",
-            "manifest": manifest,
+            "manifest": None,
             "limits": [],
             "cancel_requested": False,
             "created_at": now,

@@ -1,10 +1,9 @@
 """Group commit: one thread per process stores every submission, many per transaction.
 
 Requests enqueue their prepared rows and await a future; the writer takes whatever is
-queued (up to `max_batch`), builds the runs' manifests, inserts the rows with one
-executemany per table, commits, and only then resolves the futures, so a 201 still means
-"committed". SQLite thus never sees submits contend for its write lock, and the commit's
-cost is shared by the whole batch.
+queued (up to `max_batch`), inserts the rows with one executemany per table, commits, and
+only then resolves the futures, so a 201 still means "committed". SQLite thus never sees
+submits contend for its write lock, and the commit's cost is shared by the whole batch.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ class _Pending:
     run: dict[str, Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
-    manifest: Callable[[], dict[str, Any]] | None
 
 
 _STOP = object()  # the queue's last item: everything before it is flushed first
@@ -81,15 +79,10 @@ class SubmitWriter:
         if self._thread is not None:
             self._thread.join()
 
-    async def store(
-        self,
-        task: dict[str, Any],
-        run: dict[str, Any],
-        manifest: Callable[[], dict[str, Any]] | None = None,
-    ) -> None:
-        """Return once the task and its run (its `manifest` built here) are committed."""
+    async def store(self, task: dict[str, Any], run: dict[str, Any]) -> None:
+        """Return once the task and its run are committed."""
         loop = asyncio.get_running_loop()
-        pending = _Pending(task, run, loop, loop.create_future(), manifest)
+        pending = _Pending(task, run, loop, loop.create_future())
         with self._lock:
             if not self._open:
                 raise ShuttingDownError("the server is shutting down and takes no submissions")
@@ -115,26 +108,10 @@ class SubmitWriter:
                     batch.append(item)
                 else:
                     stopping = True
-            batch = self._build(batch)
             if batch:
                 self._write(batch)
             if stopping:
                 return
-
-    def _build(self, batch: list[_Pending]) -> list[_Pending]:
-        """Build the manifests; one that fails answers its own request, not the batch."""
-        # Here rather than in the endpoint: ~0.5 ms of CPU per submit off the event loop,
-        # without a threadpool hop (measured: same CPU, lower p99 and a higher rate).
-        ready = []
-        for pending in batch:
-            try:
-                if pending.manifest is not None:
-                    pending.run["manifest"] = pending.manifest()
-            except Exception as error:
-                _settle(pending, error)
-            else:
-                ready.append(pending)
-        return ready
 
     def _write(self, batch: list[_Pending]) -> None:
         """Store the batch in one transaction; row by row when one row breaks it."""
