@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Annotated
 
@@ -27,6 +28,8 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
+# Cached: parsing the client's address on every request was 2% of a submit's CPU.
+@functools.lru_cache(maxsize=4096)
 def is_loopback(host: str | None) -> bool:
     """Whether a client address is this machine's loopback."""
     if host is None:
