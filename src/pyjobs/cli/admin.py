@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import click
 
@@ -22,7 +23,11 @@ def serve(host: str, port: int, insecure: bool) -> None:
     """Serve the REST API (and dashboard) with the dispatcher and local workers."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from pyjobs.server.app import UVICORN_OPTIONS, create_app  # noqa: PLC0415
+    from pyjobs.server.app import (  # noqa: PLC0415
+        SWITCH_INTERVAL_SECONDS,
+        UVICORN_OPTIONS,
+        create_app,
+    )
     from pyjobs.server.auth import TokenChecker  # noqa: PLC0415
     from pyjobs.server.db.engine import Database  # noqa: PLC0415
     from pyjobs.server.db.upgrade import upgrade  # noqa: PLC0415
@@ -40,6 +45,7 @@ def serve(host: str, port: int, insecure: bool) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings, insecure=insecure)
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
 
 
