@@ -12,19 +12,10 @@ import yaml
 
 from pyjobs.config import Settings
 from tests.support.argo_schema import workflow_errors
+from tests.support.live import wait_final
 
 NUMPY = {"python_code": "import numpy; print(numpy.arange(10).sum())", "dependencies": "numpy"}
 SLEEPER = {"python_code": "import time; print('started', flush=True); time.sleep(600)"}
-
-
-def wait_final(api: httpx.Client, task_id: str, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        task: dict[str, Any] = api.get(f"/tasks/{task_id}").json()
-        if task["status"] in ("succeeded", "failed", "cancelled"):
-            return task
-        assert time.monotonic() < deadline, task
-        time.sleep(0.1)
 
 
 def wait_output(api: httpx.Client, task_id: str, marker: str, timeout: float = 120) -> None:

@@ -16,7 +16,7 @@ from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Run
 from pyjobs.server.dispatcher import POLL_SECONDS
 from pyjobs.spec import TaskSpec
-from tests.support.live import server_thread
+from tests.support.live import server_thread, wait_final
 
 
 def test_the_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,30 +58,23 @@ def test_the_workflow_is_built_at_hand_over_and_a_broken_build_fails_only_its_ru
         return real_build(self, spec, run)
 
     monkeypatch.setattr(WorkflowFactory, "build", build)
-    with server_thread(settings) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        server_thread(settings) as url,
+        httpx.Client(base_url=f"{url}/api/v1", timeout=30) as client,
+    ):
         broken, fine = (
-            client.post("/api/v1/tasks/submit", json={"python_code": code}).json()["id"]
+            client.post("/tasks/submit", json={"python_code": code}).json()["id"]
             for code in ("print('BREAK')", "print(1)")
         )
-        ended = {task_id: _wait_final(client, task_id) for task_id in (broken, fine)}
+        ended = {task_id: wait_final(client, task_id, 120) for task_id in (broken, fine)}
         failed = ended[broken]["runs"][0]
         assert (failed["status"], failed["reason"]) == ("failed", "backend_error")
         assert "could not build the workflow: a builder bug" in failed["message"]
         assert ended[fine]["status"] == "succeeded"
-        shown = yaml.safe_load(client.get(f"/api/v1/tasks/{fine}/manifest").text)
+        shown = yaml.safe_load(client.get(f"/tasks/{fine}/manifest").text)
     stored = [m for m in _stored_manifests(settings) if m is not None]
     assert stored == [shown]  # what the executor got is what the API shows
     assert shown["metadata"]["labels"]["pyjobs/task-id"] == fine
-
-
-def _wait_final(client: httpx.Client, task_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        task: dict[str, Any] = client.get(f"/api/v1/tasks/{task_id}").json()
-        if task["status"] in ("succeeded", "failed", "cancelled"):
-            return task
-        assert time.monotonic() < deadline, task
-        time.sleep(0.1)
 
 
 def _column(settings: Settings, column: Any) -> list[Any]:

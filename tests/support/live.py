@@ -12,12 +12,24 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 
 from pyjobs.config import SandboxSetting, Settings
 from pyjobs.server.app import create_app
+
+
+def wait_final(api: httpx.Client, task_id: str, timeout: float = 300) -> dict[str, Any]:
+    """Poll `tasks/{id}` (under the client's `/api/v1` base URL) until the task has ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        task: dict[str, Any] = api.get(f"/tasks/{task_id}").json()
+        if task["status"] in ("succeeded", "failed", "cancelled"):
+            return task
+        assert time.monotonic() < deadline, task
+        time.sleep(0.1)
 
 
 def free_port() -> int:
