@@ -211,8 +211,8 @@ class Dispatcher:
     def _request(self, run: Run) -> RunRequest:
         """What the executor gets; a run's first hand-over builds and stores its workflow."""
         spec = TaskSpec.model_validate(run.spec)
-        manifest = run.manifest
-        if manifest is None:  # a run put back (or re-attached) keeps the one it had
+        manifest = run.manifest  # a run put back (or re-attached) keeps the one it had
+        if manifest is None:
             manifest = self.workflows.build(spec, RunRef(run.task_id, run.number))
             run.manifest = manifest
         return RunRequest(run.id, spec, manifest, run.workflow_name)
