@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pyjobs.config import Settings
 from pyjobs.manifests import RunRef, WorkflowFactory
+from pyjobs.server import instances
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Run
 from pyjobs.server.dispatcher import POLL_SECONDS
@@ -75,6 +77,39 @@ def test_the_workflow_is_built_at_hand_over_and_a_broken_build_fails_only_its_ru
     stored = [m for m in _stored_manifests(settings) if m is not None]
     assert stored == [shown]  # what the executor got is what the API shows
     assert shown["metadata"]["labels"]["pyjobs/task-id"] == fine
+
+
+def test_a_cancel_racing_another_servers_claim_leaves_the_run_to_that_server(
+    settings: Settings,
+) -> None:
+    """The claim commits while the cancel waits: the run is that server's to stop now.
+
+    Marking it cancelled here (what the cancel read before the claim) would let the other
+    server start a run that every client already sees as cancelled.
+    """
+    paused = settings.model_copy(update={"dispatch": False})  # only "the other server" claims
+    database = Database(settings.database)
+    try:
+        with (
+            server_thread(paused) as url,
+            httpx.Client(base_url=f"{url}/api/v1", timeout=30) as client,
+        ):
+            task_id = client.post("/tasks/submit", json={"python_code": "print(1)"}).json()["id"]
+            other = instances.register(database, paused.backend.value)  # alive: this pid
+            with database.engine.connect() as claimer:
+                claim = claimer.begin()  # holds the run's row (PostgreSQL), the lock (SQLite)
+                claimer.execute(update(Run).values(claimed_by=other))
+                commit = threading.Timer(1.0, claim.commit)
+                commit.start()
+                answer = client.post(f"/tasks/{task_id}/cancel").json()
+                commit.join()
+        with database.reader() as session:
+            run = session.scalars(select(Run)).one()
+            stored = (run.status, run.claimed_by, run.cancel_requested)
+    finally:
+        database.dispose()
+    assert answer["status"] == "pending"
+    assert stored == ("pending", other, True)
 
 
 def _column(settings: Settings, column: Any) -> list[Any]:
