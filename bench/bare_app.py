@@ -1,9 +1,10 @@
 """The baseline server: bare FastAPI endpoints, served by uvicorn as `pyjobs serve` serves.
 
 `python -m bench.bare_app PORT OPTIONS_JSON`: the options are `pyjobs.server.app`'s
-UVICORN_OPTIONS, handed over so that this process need not import pyjobs (seconds of
-start-up). What pyjobs adds over these endpoints (validation, the manifest, the database,
-auth, logging) is what the submit and list benchmarks measure.
+UVICORN_OPTIONS, handed over so that this process need not import the server. What pyjobs
+adds over these endpoints (validation, the database, auth, logging) is what the submit and
+list benchmarks measure; `/submit-validated` validates the body as a `TaskSpec` and stores
+nothing, which tells validation's share from the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+
+from pyjobs.spec import TaskSpec
 
 app = FastAPI()
 
@@ -39,6 +42,12 @@ _PAGE: dict[str, Any] = {
 @app.post("/submit", status_code=201)
 async def submit(body: dict[str, Any]) -> dict[str, Any]:
     """Parse the JSON body, answer with a new id."""
+    return {"id": uuid.uuid4().hex}
+
+
+@app.post("/submit-validated", status_code=201)
+async def submit_validated(spec: TaskSpec) -> dict[str, Any]:
+    """Validate the body as pyjobs does (PEP 508 and all), store nothing, answer an id."""
     return {"id": uuid.uuid4().hex}
 
 

@@ -103,10 +103,11 @@ def serving(servers: list[ChildServer]) -> Iterator[list[ChildServer]]:
             server.stop()
 
 
-def bare_server(workspace: Workspace) -> ChildServer:
+def bare_server(workspace: Workspace, name: str = "bare FastAPI") -> ChildServer:
     """The bare FastAPI baseline, served with `pyjobs serve`'s uvicorn options."""
     argv = [sys.executable, "-m", "bench.bare_app", "{port}", json.dumps(UVICORN_OPTIONS)]
-    return ChildServer("bare FastAPI", argv, os.environ, workspace.root / "bare.log")
+    log = workspace.root / f"{name.replace(' ', '-')}.log"
+    return ChildServer(name, argv, os.environ, log)
 
 
 def pyjobs_server(workspace: Workspace, name: str, database_url: str) -> ChildServer:

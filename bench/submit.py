@@ -1,9 +1,10 @@
 """`POST /api/v1/tasks/submit` under 16 concurrent clients: pyjobs against a bare endpoint.
 
-Three servers run side by side, each a child process served by uvicorn as `pyjobs serve`
+Four servers run side by side, each a child process served by uvicorn as `pyjobs serve`
 serves: a bare FastAPI endpoint that parses the JSON body and answers an id (the floor of
-this HTTP stack on this machine), and `pyjobs serve` on SQLite and on a fresh PostgreSQL
-database. Each round gives each server one window of load, in turn. Dispatching is off
+this HTTP stack on this machine), the same with the body validated as a `TaskSpec` and
+nothing stored (context: validation's share), and `pyjobs serve` on SQLite and on a fresh
+PostgreSQL database. Each round gives each server one window of load, in turn. Dispatching is off
 (`PYJOBS_DISPATCH=false`): the runs are stored as they would be, but none starts, since a
 sandboxed run would compete for the same two cores and is not what this measures. Nor is
 the workflow's build (≈0.3 ms a run): the dispatcher does it as it hands a run over, at
@@ -40,6 +41,7 @@ RATE_TARGET = Target(factor=2.0)
 P99_TARGET = Target(factor=0.0, slack_seconds=0.050)
 BODY = json.dumps({"python_code": "print(1)", "dependencies": ["six"]})
 SUBMIT_PATH = "/api/v1/tasks/submit"
+VALIDATING = "FastAPI + TaskSpec"
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,16 @@ def run(options: Options) -> list[Result]:
             url = stack.enter_context(fresh_postgres())
             candidates.append(pyjobs_server(workspace, "PostgreSQL", url))
         bare = bare_server(workspace)
-        stack.enter_context(serving([bare, *candidates]))
+        validating = bare_server(workspace, VALIDATING)
+        stack.enter_context(serving([bare, validating, *candidates]))
         for server in candidates:
             _check_submit(server)
-        windows = _interleaved([bare, *candidates], plan)
+        windows = _interleaved([bare, validating, *candidates], plan)
         results = []
         for server in candidates:
-            results += _compare(server, windows[server.name], windows[bare.name], plan)
+            results += _compare(
+                server, windows[server.name], windows[bare.name], windows[VALIDATING], plan
+            )
             _check_stored(server)
     if unavailable is not None:
         results[0] = _with_note(results[0], f"no PostgreSQL results: {unavailable}")
@@ -82,6 +87,8 @@ def run(options: Options) -> list[Result]:
 
 
 def _path(server: ChildServer) -> str:
+    if server.name == VALIDATING:
+        return "/submit-validated"
     return SUBMIT_PATH if server.name.startswith("pyjobs") else "/submit"
 
 
@@ -136,9 +143,16 @@ def cpu_note(name: str, reports: list[LoadReport]) -> str:
 
 
 def _compare(
-    server: ChildServer, ours: list[LoadReport], bare: list[LoadReport], plan: Plan
+    server: ChildServer,
+    ours: list[LoadReport],
+    bare: list[LoadReport],
+    validated: list[LoadReport],
+    plan: Plan,
 ) -> list[Result]:
-    rates = [median([r.requests / r.window_seconds for r in reports]) for reports in (ours, bare)]
+    rates = [
+        median([r.requests / r.window_seconds for r in reports])
+        for reports in (ours, bare, validated)
+    ]
     load_note = (
         f"{plan.clients} keep-alive clients in a separate process, {plan.rounds} window(s) of "
         f"{plan.seconds:g} s each after a warm-up, interleaved with the other servers"
@@ -148,11 +162,16 @@ def _compare(
         candidate=Samples(f"{server.name}: {SUBMIT_PATH}", _per_request(ours)),
         baseline=Samples("bare FastAPI POST /submit", _per_request(bare)),
         target=RATE_TARGET,
+        context=(
+            Samples(f"{VALIDATING}: validation only, nothing stored", _per_request(validated)),
+        ),
         notes=(
             f"rate: pyjobs {rates[0]:.0f}/s, bare {rates[1]:.0f}/s = "
-            f"{rates[0] / rates[1]:.2f} x (target >= 0.5 x)",
+            f"{rates[0] / rates[1]:.2f} x (target >= 0.5 x); "
+            f"validation only {rates[2]:.0f}/s = {rates[2] / rates[1]:.2f} x",
             cpu_note("pyjobs", ours),
             cpu_note("bare", bare),
+            cpu_note("validation only", validated),
             load_note,
         ),
     )
