@@ -65,6 +65,9 @@ class Settings(BaseSettings):
 
     argo_server: str | None = None
     argo_token: SecretStr | None = None
+    argo_token_file: Path | None = Field(
+        default=None, description="A file holding the token, read again whenever it changes."
+    )
     argo_namespace: str = "argo"
     argo_verify_ssl: bool = True
     argo_poll_seconds: float = Field(

@@ -47,6 +47,9 @@ class FakeArgo:
 
     def __init__(self, token: str | None = None, timing: Timing | None = None) -> None:
         self.token = token or f"fake-{secrets.token_hex(8)}"
+        # Tokens valid besides `token`: Kubernetes honours an old token until it expires.
+        self.also_accepted: set[str] = set()
+        self.refused_tokens = 0
         self.timing = timing or Timing()
         self.port = free_port()
         self.workflows: dict[str, FakeWorkflow] = {}
@@ -134,6 +137,15 @@ class FakeArgo:
         return None
 
     # -- what tests look at --------------------------------------------------------------
+
+    def accepts(self, header: str | None) -> bool:
+        """Whether an `Authorization` header carries a token this server honours."""
+        with self.lock:
+            valid = {f"Bearer {token}" for token in (self.token, *self.also_accepted)}
+            if header in valid:
+                return True
+            self.refused_tokens += 1
+            return False
 
     def seen(self, method: str, path_suffix: str = "") -> list[Seen]:
         """The requests received with this method whose path ends with `path_suffix`."""

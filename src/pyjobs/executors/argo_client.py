@@ -16,6 +16,7 @@ from hera.workflows import WorkflowsService
 from hera.workflows import models as m
 
 from pyjobs.errors import BackendRejectedError, BackendUnavailableError
+from pyjobs.executors.argo_token import ArgoToken
 
 BACKEND = "Argo Server"
 # Argo's words when asked to stop or terminate a workflow that has already completed.
@@ -26,22 +27,25 @@ _HERA_MESSAGE = re.compile(r"status code (\d+) with message: `(.*)`\Z", re.DOTAL
 T = TypeVar("T")
 
 
-def authorization(token: str | None) -> str | None:
-    """The `Authorization` value for a token given with or without its `Bearer ` prefix."""
-    if not token or not token.strip():
-        return None
-    token = token.strip()
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
-    return f"Bearer {token}"
-
-
 class _Service(WorkflowsService):
-    """Hera's service with a timeout on every request: Hera sets none, so a hung server hangs."""
+    """Hera's service with a timeout and a current token on every request.
 
-    def __init__(self, *, timeout: float, **options: Any) -> None:
+    Hera sets no timeout (a hung server hangs) and keeps the token it was given.
+    """
+
+    def __init__(self, *, timeout: float, source: ArgoToken, **options: Any) -> None:
+        self.source = source
         super().__init__(**options)
         self.timeout = timeout
+
+    @property
+    def token(self) -> str | None:
+        """The `Authorization` header of the next request, as Hera reads it for each call."""
+        return self.source.header()
+
+    @token.setter
+    def token(self, _ignored: str | None) -> None:
+        """Hera's constructor sets a token once; the source answers instead."""
 
     def _request(self, method: str, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
@@ -87,13 +91,11 @@ class ArgoClient:
     """The few Argo Server calls pyjobs makes, for one server and token."""
 
     def __init__(
-        self, server: str, token: str | None, *, verify_ssl: bool = True, timeout: float = 30.0
+        self, server: str, token: ArgoToken, *, verify_ssl: bool = True, timeout: float = 30.0
     ) -> None:
         # urljoin drops the last path segment of a base without a trailing slash.
         host = server if server.endswith("/") else f"{server}/"
-        self._service = _Service(
-            host=host, token=authorization(token), verify_ssl=verify_ssl, timeout=timeout
-        )
+        self._service = _Service(host=host, source=token, verify_ssl=verify_ssl, timeout=timeout)
 
     def _call(self, call: Callable[[], T]) -> T:
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pyjobs.config import Settings
 from pyjobs.errors import ConfigurationError
+from pyjobs.executors.argo_token import ArgoToken
 from pyjobs.executors.runlog import DEFAULT_OUTPUT_LIMIT
 
 
@@ -15,7 +16,7 @@ class ArgoConfig:
     """Connection and timing of the Argo executor (see `Settings` for each meaning)."""
 
     server: str
-    token: str | None
+    token: ArgoToken
     home: Path
     verify_ssl: bool = True
     poll_seconds: float = 2.0
@@ -35,10 +36,12 @@ class ArgoConfig:
             raise ConfigurationError(
                 f"PYJOBS_ARGO_SERVER must be an http(s) URL, not {settings.argo_server!r}"
             )
-        token = settings.argo_token.get_secret_value() if settings.argo_token else None
+        if settings.argo_token is not None and settings.argo_token_file is not None:
+            raise ConfigurationError("set PYJOBS_ARGO_TOKEN or PYJOBS_ARGO_TOKEN_FILE, not both")
+        value = settings.argo_token.get_secret_value() if settings.argo_token else None
         return cls(
             server=settings.argo_server.rstrip("/"),
-            token=token,
+            token=ArgoToken(value, settings.argo_token_file),
             home=settings.home_dir,
             verify_ssl=settings.argo_verify_ssl,
             poll_seconds=settings.argo_poll_seconds,

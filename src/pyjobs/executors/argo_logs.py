@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 
 from pyjobs.errors import BackendRejectedError, BackendUnavailableError
-from pyjobs.executors.argo_client import BACKEND, authorization
+from pyjobs.executors.argo_client import BACKEND
+from pyjobs.executors.argo_token import ArgoToken
 from pyjobs.executors.backoff import Backoff
 from pyjobs.executors.runlog import RunLog
 
@@ -80,14 +81,13 @@ class LogCopier:
         url: str,
         log: RunLog,
         position: LogPosition,
-        token: str | None = None,
+        token: ArgoToken | None = None,
     ) -> None:
         self.http = http
         self.url = url
         self.log = log
         self.position = position
-        header = authorization(token)
-        self.headers = {"Authorization": header} if header else {}
+        self.token = token or ArgoToken()
 
     def copy(self, follow: bool) -> None:
         """One pass over Argo's log from its start, appending the entries not yet copied."""
@@ -95,8 +95,10 @@ class LogCopier:
         if follow:
             params["logOptions.follow"] = "true"
         seen, saved_at = 0, time.monotonic()
+        header = self.token.header()  # read for each pass: the token may have rotated
+        headers = {"Authorization": header} if header else {}
         try:
-            with self.http.stream("GET", self.url, params=params, headers=self.headers) as answer:
+            with self.http.stream("GET", self.url, params=params, headers=headers) as answer:
                 if answer.status_code >= 400:
                     raise _stream_error(answer)
                 for line in answer.iter_lines():
