@@ -53,9 +53,10 @@ CHECKOV_ALLOWED: dict[str, Allowed] = {
     ),
     "CKV_K8S_35": Allowed(
         "Secrets as files rather than environment variables: pyjobs reads every setting, "
-        "PYJOBS_DATABASE_URL and PYJOBS_ARGO_TOKEN included, from environment variables "
-        "only (pydantic-settings without a secrets directory). They come from secretKeyRef, "
-        "are visible to no other container, and no Kubernetes token is mounted beside them."
+        "PYJOBS_DATABASE_URL included, from environment variables only (pydantic-settings "
+        "without a secrets directory). It comes from a secretKeyRef and is visible to no other "
+        "container. The Argo token is a file already: a projected, expiring ServiceAccount "
+        "token (PYJOBS_ARGO_TOKEN_FILE)."
     ),
     "CKV_K8S_8": Allowed(
         "Liveness probe: pyjobs-admin is a `sleep` for `kubectl exec`, scaled to 0 between "
@@ -283,15 +284,30 @@ def test_the_tasks_own_container_is_admitted_to_the_runs_namespace() -> None:
 
 
 def test_no_secret_value_is_shipped(rendered: dict[str, list[Manifest]]) -> None:
-    secrets = [m for m in rendered["base"] if m["kind"] == "Secret"]
-    # Only the token Secret, which Kubernetes fills in; the database Secret is the operator's.
-    assert [(s["metadata"]["name"], s["type"]) for s in secrets] == [
-        ("pyjobs-argo-token", "kubernetes.io/service-account-token")
-    ]
-    assert "data" not in secrets[0]
-    assert secrets[0]["metadata"]["annotations"] == {
-        "kubernetes.io/service-account.name": "pyjobs-server"
-    }
+    # The database Secret is the operator's; the Argo token is projected, never a Secret.
+    assert [m for m in rendered["base"] if m["kind"] == "Secret"] == []
+
+
+def test_the_argo_token_is_projected_short_lived_and_read_from_its_file(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    (deployment,) = (
+        m
+        for m in rendered["base"]
+        if m["kind"] == "Deployment" and m["metadata"]["name"] == "pyjobs-server"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    (volume,) = (v for v in pod["volumes"] if v["name"] == "argo-token")
+    (source,) = volume["projected"]["sources"]
+    assert source["serviceAccountToken"]["expirationSeconds"] <= 3600
+    (server,) = pod["containers"]
+    (mount,) = (m for m in server["volumeMounts"] if m["name"] == "argo-token")
+    assert mount["readOnly"] is True
+    env = {e["name"]: e for e in server["env"]}
+    assert "PYJOBS_ARGO_TOKEN" not in env
+    token_file = f"{mount['mountPath']}/{source['serviceAccountToken']['path']}"
+    assert env["PYJOBS_ARGO_TOKEN_FILE"]["value"] == token_file
 
 
 def test_images_are_pinned(rendered: dict[str, list[Manifest]]) -> None:
