@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -15,16 +13,12 @@ from pyjobs.errors import SandboxUnavailableError
 from pyjobs.executors.base import RunRequest
 from pyjobs.executors.envcache import EnvCache, EnvKey
 from pyjobs.executors.hostenv import CA_VARIABLES, network_environment
+from pyjobs.executors.jobsteps import SandboxSteps, StepKilled
 from pyjobs.executors.localconfig import LocalRunConfig
 from pyjobs.executors.outcome import RunOutcome
 from pyjobs.executors.runlog import RunLog
-from pyjobs.executors.sandbox import SANDBOX_UID, Sandbox, SandboxMode, resolve_mode
-from pyjobs.executors.sandbox_config import (
-    Mount,
-    SandboxConfig,
-    SandboxResult,
-    unenforced_limits,
-)
+from pyjobs.executors.sandbox import SANDBOX_UID, SandboxMode, resolve_mode
+from pyjobs.executors.sandbox_config import Mount, SandboxConfig, SandboxResult
 from pyjobs.executors.workdir import remove_workdir
 from pyjobs.manifests.reading import ScriptTemplate
 from pyjobs.requirements import render_requirements_file
@@ -74,18 +68,13 @@ class JobRunner:
         self.config = config
         self.template = ScriptTemplate.from_manifest(request.manifest, workflow_name)
         self._mode = resolve_mode(config.sandbox)
-        self._killed = threading.Event()
-        self._lock = threading.Lock()
-        self._active: Sandbox | None = None
+        self._steps = SandboxSteps(self._mode, log)
         self._deadline = 0.0
         self._job_dir = config.jobs_dir / request.run_id
 
     def kill(self) -> None:
         """Stop the run now: kill the sandbox in progress, and start no other."""
-        self._killed.set()
-        with self._lock:
-            if self._active is not None:
-                self._active.kill()
+        self._steps.kill()
 
     def run(self, envs: EnvCache, on_setup_done: SetupListener) -> RunOutcome:
         """Set up (or reuse) the environment, then run the code.
@@ -108,7 +97,7 @@ class JobRunner:
         try:
             with envs.acquire(env_key(self.request, self.config), self._build) as env:
                 on_setup_done(env.hit, time.monotonic() - started)
-                if self._killed.is_set():
+                if self._steps.killed:
                     return RunOutcome.cancelled()
                 return self._run_code(env.path)
         except _SetupFailed as failure:
@@ -153,7 +142,7 @@ class JobRunner:
                 env, mounts, "setup", network=True, memory_mb=self.config.build_memory_mb
             )
         )
-        if self._killed.is_set():
+        if self._steps.killed:
             raise _SetupFailed(RunOutcome.cancelled())
         if timed_out:
             raise _SetupFailed(self._timeout_outcome("while installing the dependencies"))
@@ -198,7 +187,7 @@ class JobRunner:
             "run_seconds": seconds,
             "limits": result.enforced,
         }
-        if self._killed.is_set():
+        if self._steps.killed:
             return RunOutcome.cancelled()
         if timed_out:
             return replace(
@@ -285,43 +274,13 @@ class JobRunner:
 
     def _sandboxed(self, config: SandboxConfig) -> tuple[SandboxResult, bool]:
         """Run one step; returns its result and whether the deadline killed it."""
-        read_end, write_end = os.pipe()
         try:
-            with self._lock:
-                if self._killed.is_set():
-                    raise _SetupFailed(RunOutcome.cancelled())
-                sandbox = Sandbox.start(config, self._mode, stdout=write_end)
-                self._active = sandbox
+            return self._steps.run(config, self._deadline)
+        except StepKilled:
+            raise _SetupFailed(RunOutcome.cancelled()) from None
         except SandboxUnavailableError as error:
             # E.g. a network-on step without slirp4netns: never run it less isolated.
-            os.close(read_end)
-            self.log.note(f"ERROR: {error}")
             raise _SetupFailed(RunOutcome.failed(FailureReason.BACKEND_ERROR, str(error))) from None
-        finally:
-            os.close(write_end)
-        # Said before the drain starts, so the note precedes whatever the program prints.
-        for missing in unenforced_limits(config, sandbox.enforced):
-            self.log.note(f"WARNING: {missing}")
-        reader = threading.Thread(target=self._drain, args=(read_end,), daemon=True)
-        reader.start()
-        timed_out = False
-        with sandbox:
-            try:
-                result = sandbox.wait(max(0.0, self._deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                sandbox.kill()
-                result = sandbox.wait()
-        reader.join()
-        with self._lock:
-            self._active = None
-        return result, timed_out
-
-    def _drain(self, fd: int) -> None:
-        try:
-            self.log.drain(fd)
-        finally:
-            os.close(fd)
 
 
 def _own_tree(root: Path) -> None:
