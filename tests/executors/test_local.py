@@ -205,5 +205,6 @@ def test_workdir_is_removed_without_following_planted_symlinks(
         assert precious.read_text() == "keep me"
         jobs = local_config.jobs_dir
         assert not (jobs / done.state.run_id / "work").exists()
+        assert not (jobs / done.state.run_id).exists()  # nothing of the run stays behind
     finally:
         precious.unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -107,6 +108,9 @@ class JobRunner:
                 if leftover.exists() or leftover.is_symlink():
                     remove_workdir(leftover)
             script.unlink(missing_ok=True)
+            # Empty by now; left behind, one directory per run would pile up for ever.
+            with contextlib.suppress(OSError):
+                self._job_dir.rmdir()
 
     def _build(self, staging: Path) -> None:
         """Build the environment into the cache's staging directory (network on)."""
