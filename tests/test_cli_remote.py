@@ -15,11 +15,8 @@ from pyjobs import Client
 from pyjobs.cli import cli
 from pyjobs.config import Settings
 from pyjobs.console import EXIT_TIMEOUT
-from pyjobs.server.auth import create_token
-from pyjobs.server.db.engine import Database
-from pyjobs.server.db.upgrade import upgrade
 from pyjobs.status import RunStatus
-from tests.support.live import free_port, server_thread
+from tests.support.live import free_port, server_thread, token_for
 
 PYJOBS = str(Path(sys.executable).parent / "pyjobs")
 ID = re.compile(r"[0-9a-z]{26}")
@@ -167,10 +164,7 @@ def test_errors_are_one_line_with_their_exit_status(live_server: str) -> None:
 
 
 def test_a_token_from_pyjobs_token(live_settings: Settings) -> None:
-    database = Database(live_settings.database)
-    upgrade(database)
-    secret = create_token(database, "ci").secret
-    database.dispose()
+    secret = token_for(live_settings, "ci")
     with server_thread(live_settings) as url:
         anonymous = pyjobs(url, "list")
         assert anonymous.returncode == 77

@@ -23,11 +23,8 @@ from pyjobs import (
     WaitTimeoutError,
 )
 from pyjobs.config import Settings
-from pyjobs.server.auth import create_token
-from pyjobs.server.db.engine import Database
-from pyjobs.server.db.upgrade import upgrade
 from pyjobs.status import FailureReason, RunStatus
-from tests.support.live import free_port, server_thread
+from tests.support.live import free_port, server_thread, token_for
 
 SLEEPER = "import time; print('started', flush=True); time.sleep(600)"
 
@@ -203,10 +200,7 @@ def test_ids_stay_one_path_segment(client: Client) -> None:
 def test_tokens_from_arguments_and_the_environment(
     live_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    database = Database(live_settings.database)
-    upgrade(database)
-    secret = create_token(database, "alice").secret
-    database.dispose()
+    secret = token_for(live_settings, "alice")
     with server_thread(live_settings) as url:
         with Client(url, token="") as anonymous, pytest.raises(UnauthorizedError, match="bearer"):
             anonymous.get("x")

@@ -9,10 +9,7 @@ import httpx
 from playwright.sync_api import Page, ViewportSize, expect
 
 from pyjobs.config import Settings
-from pyjobs.server.auth import create_token
-from pyjobs.server.db.engine import Database
-from pyjobs.server.db.upgrade import upgrade
-from tests.support.live import server_thread
+from tests.support.live import server_thread, token_for
 
 NUMPY_CODE = "import numpy; print(numpy.arange(10).sum())"
 SLEEPER_CODE = "import time; print('started', flush=True); time.sleep(600)"
@@ -202,10 +199,7 @@ def test_list_filters_pages_and_narrow_layout(page: Page, server: str, screensho
 def test_a_server_with_tokens_asks_for_one(
     page: Page, settings: Settings, screenshots: Path
 ) -> None:
-    database = Database(settings.database)
-    upgrade(database)
-    secret = create_token(database, "browser").secret
-    database.dispose()
+    secret = token_for(settings, "browser")
     with server_thread(settings) as url:
         page.goto(f"{url}/")
         message = page.locator("#token-message")

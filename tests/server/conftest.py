@@ -10,20 +10,14 @@ import pytest
 
 from pyjobs.config import Settings
 from tests.executors.conftest import require_bwrap
-from tests.support.host import require
 from tests.support.live import server_settings, server_thread
-from tests.support.postgres import fresh_database, postgres_unavailable
+from tests.support.postgres import database_of
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test runs on SQLite and on PostgreSQL (a fresh database each time)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pyjobs.db'}"
-        return
-    reason = postgres_unavailable()
-    require(reason is None, str(reason))
-    with fresh_database() as url:
+    with database_of(request.param, tmp_path) as url:
         yield url
 
 

@@ -19,6 +19,9 @@ import uvicorn
 
 from pyjobs.config import SandboxSetting, Settings
 from pyjobs.server.app import create_app
+from pyjobs.server.auth import create_token
+from pyjobs.server.db.engine import Database
+from pyjobs.server.db.upgrade import upgrade
 
 
 def wait_final(api: httpx.Client, task_id: str, timeout: float = 300) -> dict[str, Any]:
@@ -30,6 +33,16 @@ def wait_final(api: httpx.Client, task_id: str, timeout: float = 300) -> dict[st
             return task
         assert time.monotonic() < deadline, task
         time.sleep(0.1)
+
+
+def token_for(settings: Settings, name: str) -> str:
+    """A new API token on the server's database (migrated first): its secret."""
+    database = Database(settings.database)
+    try:
+        upgrade(database)
+        return create_token(database, name).secret
+    finally:
+        database.dispose()
 
 
 def free_port() -> int:

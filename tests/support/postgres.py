@@ -6,8 +6,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
+
+from tests.support.host import require
 
 ADMIN_URL = os.environ.get("PYJOBS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -33,3 +36,16 @@ def fresh_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def database_of(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A URL of a new database: `sqlite` in `tmp_path`, or a fresh `postgresql` one
+    (required in CI, the test skipped elsewhere when PostgreSQL is missing)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pyjobs.db'}"
+        return
+    reason = postgres_unavailable()
+    require(reason is None, str(reason))
+    with fresh_database() as url:
+        yield url

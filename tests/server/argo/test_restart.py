@@ -11,20 +11,14 @@ import pytest
 
 from tests.server.argo.conftest import ArgoTarget
 from tests.server.argo.helpers import job, latest_run, submit, wait_final, wait_run
-from tests.support.host import require
 from tests.support.live import ServerProcess
-from tests.support.postgres import fresh_database, postgres_unavailable
+from tests.support.postgres import database_of
 
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """SQLite, or PostgreSQL where a test asks for it (re-attaching claims rows)."""
-    if getattr(request, "param", "sqlite") == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pyjobs.db'}"
-        return
-    reason = postgres_unavailable()
-    require(reason is None, str(reason))
-    with fresh_database() as url:
+    with database_of(getattr(request, "param", "sqlite"), tmp_path) as url:
         yield url
 
 
