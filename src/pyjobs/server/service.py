@@ -307,5 +307,7 @@ def _end_if_unclaimed(session: Session, run: Run) -> bool:
         .returning(Run.id)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(run)
-    return ended is not None
+    if ended is None:
+        return False
+    session.refresh(run)  # the ended row, for the caller's task status and metrics
+    return True
