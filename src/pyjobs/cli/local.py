@@ -52,12 +52,11 @@ def run(**task: Any) -> None:
     from pyjobs.executors.base import RunRequest  # noqa: PLC0415
     from pyjobs.executors.local import LocalExecutor  # noqa: PLC0415
     from pyjobs.executors.localconfig import LocalRunConfig  # noqa: PLC0415
-    from pyjobs.manifests import Builder, ManifestOptions, build_manifest  # noqa: PLC0415
+    from pyjobs.manifests import WorkflowFactory  # noqa: PLC0415
 
     settings = load_settings()
     spec = spec_from_options(**task)
-    builder = Builder.from_flag(settings.use_hera_sdk)
-    manifest = build_manifest(spec, ManifestOptions.from_settings(settings), builder=builder)
+    manifest = WorkflowFactory.from_settings(settings).build(spec)
     config = replace(LocalRunConfig.from_settings(settings), max_concurrent=1)
     try:
         executor = LocalExecutor(config)
