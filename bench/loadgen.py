@@ -1,8 +1,8 @@
 """The load generator, a process of its own: N keep-alive clients, one request each at a time.
 
-`python -m bench.loadgen CONFIG_JSON` prints one JSON line: requests completed in the
-measured window, their latencies, errors, and the CPU time of this process and of the
-server over that window. It speaks HTTP/1.1 itself (asyncio on uvloop, httptools' C parser):
+`python -m bench.loadgen CONFIG_JSON REPORT_PATH` writes one JSON document to REPORT_PATH:
+requests completed in the measured window, their latencies, errors, and the CPU time of
+this process and of the server over that window. It speaks HTTP/1.1 itself (asyncio on uvloop, httptools' C parser):
 httpx would spend more CPU per request than the bare endpoint it measures, on the same two
 cores, and the baseline would then measure the client.
 """
@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -157,10 +158,12 @@ async def measure(config: LoadConfig) -> LoadReport:
 
 
 def main() -> None:
-    """Read the configuration from argv[1] (JSON), measure, print the report as JSON."""
+    """Read the configuration from argv[1] (JSON), measure, write the report to argv[2]."""
     config = LoadConfig(**json.loads(sys.argv[1]))
     report = uvloop.run(measure(config))
-    print(json.dumps(asdict(report)))
+    # A file, not stdout: a fast window's latencies run to megabytes, and one such report
+    # read back from a pipe arrived cut in two.
+    Path(sys.argv[2]).write_text(json.dumps(asdict(report)), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -127,11 +128,13 @@ def pyjobs_server(workspace: Workspace, name: str, database_url: str) -> ChildSe
 
 def load(config: LoadConfig) -> LoadReport:
     """One window of load from a separate process (its CPU is then its own and measurable)."""
-    argv = [sys.executable, "-m", "bench.loadgen", json.dumps(asdict(config))]
-    done = subprocess.run(argv, cwd=_REPO, capture_output=True, check=False, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stderr.decode()[-2000:]}")
-    report = LoadReport(**json.loads(done.stdout))
+    with tempfile.TemporaryDirectory(prefix="pyjobs-load-") as scratch:
+        output = Path(scratch) / "report.json"
+        argv = [sys.executable, "-m", "bench.loadgen", json.dumps(asdict(config)), str(output)]
+        done = subprocess.run(argv, cwd=_REPO, capture_output=True, check=False, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"load generator failed: {done.stderr.decode()[-2000:]}")
+        report = LoadReport(**json.loads(output.read_text(encoding="utf-8")))
     if report.errors or not report.requests:
         raise RuntimeError(
             f"{config.url}: {report.errors} errors, {report.requests} answered: "

@@ -1,9 +1,11 @@
-"""The group-commit writer: batches, duplicate keys, errors reaching waiters, shutdown."""
+"""The group-commit writer: batches, duplicate keys, errors reaching waiters, shutdown,
+on SQLite (written in place) and PostgreSQL (asyncio), and SQLite's lock held elsewhere."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,16 +20,29 @@ from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Run, Task
 from pyjobs.server.db.upgrade import upgrade
 from pyjobs.server.ids import new_id
+from pyjobs.server.db.batchinsert import batch_inserter
 from pyjobs.server.writer import SubmitWriter
+from tests.support.postgres import database_of
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of its own, of each kind."""
+    with database_of(request.param, tmp_path) as url:
+        database = Database(url)
+        upgrade(database)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
+def sqlite(tmp_path: Path) -> Iterator[Database]:
     """A migrated SQLite database of its own."""
-    database = Database(f"sqlite:///{tmp_path / 'writer.db'}")
-    upgrade(database)
-    yield database
-    database.dispose()
+    with database_of("sqlite", tmp_path) as url:
+        database = Database(url)
+        upgrade(database)
+        yield database
+        database.dispose()
 
 
 def _rows(key: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -63,22 +78,36 @@ def _count(database: Database) -> int:
         return session.scalar(select(func.count()).select_from(Task)) or 0
 
 
+def _writer(database: Database, on_commit: Any = lambda: None) -> SubmitWriter:
+    writer = SubmitWriter(batch_inserter(database), on_commit=on_commit)
+    writer.start()
+    return writer
+
+
+def test_submissions_queued_together_commit_together(database: Database) -> None:
+    commits: list[int] = []
+    writer = _writer(database, on_commit=lambda: commits.append(1))
+
+    async def scenario() -> None:
+        await asyncio.gather(*(writer.store(*_rows()) for _ in range(50)))
+        await writer.stop()
+
+    asyncio.run(scenario())
+    assert _count(database) == 50
+    assert commits == [1]  # one transaction for the fifty
+
+
 def test_a_duplicate_key_fails_only_its_own_row(database: Database) -> None:
     wakes: list[int] = []
-    writer = SubmitWriter(database, on_commit=lambda: wakes.append(1))
-    writer.start()
-    # Hold SQLite's write lock so that everything after the first row queues into one batch.
-    blocker = database.engine.connect()
-    blocker.begin()  # a writing transaction: BEGIN IMMEDIATE
-    release = threading.Timer(0.3, blocker.close)
+    writer = _writer(database, on_commit=lambda: wakes.append(1))
 
     async def scenario() -> list[BaseException | None]:
         rows = [_rows(), _rows(), _rows("k"), _rows(), _rows("k"), _rows()]
-        release.start()
-        return await asyncio.gather(*(writer.store(*r) for r in rows), return_exceptions=True)
+        outcomes = await asyncio.gather(*(writer.store(*r) for r in rows), return_exceptions=True)
+        await writer.stop()
+        return outcomes
 
     outcomes = asyncio.run(scenario())
-    writer.stop()
     assert [type(o) for o in outcomes].count(IntegrityError) == 1
     assert outcomes.count(None) == 5
     assert _count(database) == 5
@@ -86,33 +115,62 @@ def test_a_duplicate_key_fails_only_its_own_row(database: Database) -> None:
 
 
 def test_a_failed_write_reaches_every_waiter_and_the_writer_lives_on(database: Database) -> None:
-    writer = SubmitWriter(database, on_commit=lambda: None)
-    writer.start()
+    writer = _writer(database)
     with database.engine.begin() as connection:
         connection.execute(text(f"ALTER TABLE {Run.__tablename__} RENAME TO runs_gone"))
 
-    async def failing() -> BaseException | None:
-        return (await asyncio.gather(writer.store(*_rows()), return_exceptions=True))[0]
+    async def failing() -> list[BaseException | None]:
+        return await asyncio.gather(
+            writer.store(*_rows()), writer.store(*_rows()), return_exceptions=True
+        )
 
-    assert isinstance(asyncio.run(failing()), Exception)
+    outcomes = asyncio.run(failing())
+    assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
     with database.engine.begin() as connection:
         connection.execute(text(f"ALTER TABLE runs_gone RENAME TO {Run.__tablename__}"))
-    asyncio.run(writer.store(*_rows()))
-    writer.stop()
+
+    async def succeeding() -> None:
+        await writer.store(*_rows())
+        await writer.stop()
+
+    asyncio.run(succeeding())
     assert _count(database) == 1
 
 
 def test_stop_flushes_what_is_queued_then_refuses(database: Database) -> None:
-    writer = SubmitWriter(database, on_commit=lambda: None)
-    writer.start()
+    writer = _writer(database)
 
     async def scenario() -> None:
         waiting = [asyncio.ensure_future(writer.store(*_rows())) for _ in range(20)]
         await asyncio.sleep(0)  # every row is queued
-        await asyncio.to_thread(writer.stop)
+        await writer.stop()
         await asyncio.gather(*waiting)
         with pytest.raises(ShuttingDownError):
             await writer.store(*_rows())
 
     asyncio.run(scenario())
     assert _count(database) == 20
+
+
+def test_sqlite_locked_elsewhere_waits_off_the_event_loop(sqlite: Database) -> None:
+    writer = _writer(sqlite)
+    # Another writer holds SQLite's write lock for 0.5 s (BEGIN IMMEDIATE).
+    blocker = sqlite.engine.connect()
+    blocker.begin()
+    release = threading.Timer(0.5, blocker.close)
+
+    async def scenario() -> tuple[float, float]:
+        started = time.monotonic()
+        release.start()
+        stored = asyncio.ensure_future(writer.store(*_rows()))
+        # The loop keeps serving while that batch waits for the lock in a worker thread.
+        await asyncio.sleep(0.05)
+        ticked = time.monotonic() - started
+        await stored
+        await writer.stop()
+        return ticked, time.monotonic() - started
+
+    ticked, stored_after = asyncio.run(scenario())
+    assert ticked < 0.4, f"the event loop was blocked for {ticked:.2f} s"
+    assert stored_after >= 0.45  # it did wait for the lock, and then committed
+    assert _count(sqlite) == 1

@@ -14,6 +14,7 @@ from pyjobs.executors.base import Executor, StateListener
 from pyjobs.manifests import WorkflowFactory
 from pyjobs.server import dashboard, httperrors
 from pyjobs.server.auth import TokenChecker
+from pyjobs.server.db.batchinsert import batch_inserter
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.upgrade import upgrade
 from pyjobs.server.dispatcher import Dispatcher
@@ -29,11 +30,7 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "timeout_graceful_shutdown": 30,
 }
 
-# The interpreter's thread switch interval while serving (CPython's default: 5 ms). The
-# event loop and the writer thread hand the GIL to each other on every batch; at 5 ms the
-# loop sat waiting. Submits at 16 clients, paired rounds, 1 ms against the default: on
-# SQLite p99 lower in 8 of 8 rounds (median -9%) and the rate 3-8% higher; on PostgreSQL
-# p99 lower in 3 of 4. 0.2 ms cost more CPU than it saved.
+# The interpreter's thread switch interval while serving (CPython's default: 5 ms).
 SWITCH_INTERVAL_SECONDS = 0.001
 
 # Code (256 KiB) + requirements (256 KiB) + variables (64 KiB), JSON-escaped, with room.
@@ -70,7 +67,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
     )
 
     # Every submit's rows go through this one writer, which wakes the dispatcher per commit.
-    writer = SubmitWriter(database, on_commit=dispatcher.wake)
+    writer = SubmitWriter(batch_inserter(database), on_commit=dispatcher.wake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +78,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool = False) -> F
             yield
         finally:
             # Queued submissions are committed (and answered) before the dispatcher stops.
-            await to_thread.run_sync(writer.stop)
+            await writer.stop()
             await to_thread.run_sync(dispatcher.stop)
             database.dispose()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 
 from pyjobs.config import Settings
 from pyjobs.errors import ForbiddenError, UnauthorizedError
@@ -18,9 +19,41 @@ from pyjobs.server.service import Principal, TaskService
 # thread, and three thread hops per request cost more than the submit itself.
 
 
-async def _service(request: Request) -> TaskService:
+# The Idempotency-Key header: at most this long, as OpenAPI documents it.
+IDEMPOTENCY_KEY_MAX = 200
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "idempotency-key",
+    "in": "header",
+    "required": False,
+    "description": "A retried submit with the same key answers the same task.",
+    "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
+}
+
+
+def service_of(request: Request) -> TaskService:
+    """The application's task service."""
     service: TaskService = request.app.state.service
     return service
+
+
+async def _service(request: Request) -> TaskService:
+    return service_of(request)
+
+
+def idempotency_key_of(request: Request) -> str | None:
+    """The request's Idempotency-Key, checked as FastAPI checks a declared header."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_too_long",
+                    "loc": ("header", "idempotency-key"),
+                    "msg": f"String should have at most {IDEMPOTENCY_KEY_MAX} characters",
+                }
+            ]
+        )
+    return key
 
 
 async def _settings(request: Request) -> Settings:
@@ -40,7 +73,8 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-async def _principal(request: Request) -> Principal:
+async def principal_of(request: Request) -> Principal:
+    """Who is calling: the bearer token's owner, or the local admin of a loopback server."""
     checker: TokenChecker = request.app.state.tokens
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -66,4 +100,4 @@ async def _principal(request: Request) -> Principal:
 
 ServiceDep = Annotated[TaskService, Depends(_service)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-PrincipalDep = Annotated[Principal, Depends(_principal)]
+PrincipalDep = Annotated[Principal, Depends(principal_of)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 _READ_ONLY = "pyjobs_read_only"
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+# How long a writer waits for SQLite's write lock before giving up.
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_connect(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     # pysqlite would open a transaction only at the first write, so the reads before it
     # saw whatever other connections committed meanwhile, and a read-modify-write (the
     # run's status, then its task's) could lose an update. SQLAlchemy emits BEGIN instead.
@@ -25,7 +30,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # (only an OS crash may lose the last commits), which is what WAL is designed for.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -38,24 +43,32 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`, tuned for its database."""
+def engine_url(url: str) -> str:
+    """`url` with its driver spelled out: a bare `postgresql://` means psycopg 3."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def make_engine(url: str, pool_size: int = 20, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+    """An engine for `url`, tuned for its database (`busy_timeout_ms`: SQLite only)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 10},
-            pool_size=20,
-            max_overflow=20,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            pool_size=pool_size,
+            max_overflow=pool_size,
         )
-        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "connect", partial(_sqlite_connect, busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return create_engine(
+        engine_url(url), pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
+    )
 
 
 class Database:
