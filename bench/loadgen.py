@@ -2,9 +2,10 @@
 
 `python -m bench.loadgen CONFIG_JSON REPORT_PATH` writes one JSON document to REPORT_PATH:
 requests completed in the measured window, their latencies, errors, and the CPU time of
-this process and of the server over that window. It speaks HTTP/1.1 itself (asyncio on uvloop, httptools' C parser):
-httpx would spend more CPU per request than the bare endpoint it measures, on the same two
-cores, and the baseline would then measure the client.
+this process and of the server over that window. It speaks HTTP/1.1 itself (asyncio on
+uvloop, httptools' C parser): httpx would spend more CPU per request than the bare
+endpoint it measures, on the same two cores, and the baseline would then measure the
+client.
 """
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from pyjobs.errors import ShuttingDownError
+from pyjobs.server.db.batchinsert import batch_inserter
 from pyjobs.server.db.engine import Database
 from pyjobs.server.db.models import Run, Task
 from pyjobs.server.db.upgrade import upgrade
 from pyjobs.server.ids import new_id
-from pyjobs.server.db.batchinsert import batch_inserter
 from pyjobs.server.writer import SubmitWriter
 from tests.support.postgres import database_of
 
@@ -174,3 +174,28 @@ def test_sqlite_locked_elsewhere_waits_off_the_event_loop(sqlite: Database) -> N
     assert ticked < 0.4, f"the event loop was blocked for {ticked:.2f} s"
     assert stored_after >= 0.45  # it did wait for the lock, and then committed
     assert _count(sqlite) == 1
+
+
+def test_a_postgresql_connection_that_died_is_replaced(tmp_path: Path) -> None:
+    with database_of("postgresql", tmp_path) as url:
+        database = Database(url)
+        upgrade(database)
+        writer = _writer(database)
+
+        async def scenario() -> None:
+            await writer.store(*_rows())
+            # The server ends the writer's connection (as a restart of PostgreSQL would).
+            with database.engine.begin() as connection:
+                ended = connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            assert ended
+            await writer.store(*_rows())
+            await writer.stop()
+
+        asyncio.run(scenario())
+        assert _count(database) == 2
+        database.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import click
 
@@ -24,7 +23,6 @@ def serve(host: str, port: int, insecure: bool) -> None:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from pyjobs.server.app import (  # noqa: PLC0415
-        SWITCH_INTERVAL_SECONDS,
         UVICORN_OPTIONS,
         create_app,
     )
@@ -45,7 +43,6 @@ def serve(host: str, port: int, insecure: bool) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings, insecure=insecure)
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
 
 

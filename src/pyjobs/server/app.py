@@ -30,9 +30,6 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "timeout_graceful_shutdown": 30,
 }
 
-# The interpreter's thread switch interval while serving (CPython's default: 5 ms).
-SWITCH_INTERVAL_SECONDS = 0.001
-
 # Code (256 KiB) + requirements (256 KiB) + variables (64 KiB), JSON-escaped, with room.
 MAX_BODY_BYTES = 2 * 1024 * 1024
 

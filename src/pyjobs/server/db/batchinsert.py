@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from anyio import to_thread
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pyjobs.server.db.engine import Database, engine_url, make_engine
 from pyjobs.server.db.models import Base, Run, Task
@@ -89,19 +89,38 @@ class SqliteBatches:
 
 
 class AsyncBatches:
-    """PostgreSQL: through psycopg's asyncio connection, awaiting the commit."""
+    """PostgreSQL: on one asyncio connection of psycopg's, awaiting the commit."""
 
     def __init__(self, url: str) -> None:
-        # One flush is in flight at a time; the second connection covers a re-connect.
+        # One flush is in flight at a time: one connection, kept (a pool's checkout,
+        # ping and reset were a tenth of a submission's CPU).
         self._engine: AsyncEngine = create_async_engine(
-            engine_url(url), pool_size=2, max_overflow=0, pool_pre_ping=True
+            engine_url(url), pool_size=1, max_overflow=0
         )
+        self._connection: AsyncConnection | None = None
 
     async def insert(self, tasks: Rows, runs: Rows) -> None:
-        """Commit the rows in one transaction."""
-        async with self._engine.begin() as connection:
-            await connection.run_sync(_insert, tasks, runs)
+        """Commit the rows in one transaction, on a new connection if the kept one died."""
+        try:
+            await self._insert(tasks, runs)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # Dead since the last batch (a database restart, an idle timeout): its first
+            # statement failed, so nothing was written. Ids are the client's own: should the
+            # commit itself have been cut off after all, the retry fails as a duplicate.
+            self._connection = None
+            await self._insert(tasks, runs)
+
+    async def _insert(self, tasks: Rows, runs: Rows) -> None:
+        if self._connection is None or self._connection.invalidated:
+            self._connection = await self._engine.connect()
+        async with self._connection.begin():
+            await self._connection.run_sync(_insert, tasks, runs)
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Close the connection."""
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
         await self._engine.dispose()
