@@ -120,9 +120,8 @@ def test_a_failed_write_reaches_every_waiter_and_the_writer_lives_on(database: D
         connection.execute(text(f"ALTER TABLE {Run.__tablename__} RENAME TO runs_gone"))
 
     async def failing() -> list[BaseException | None]:
-        return await asyncio.gather(
-            writer.store(*_rows()), writer.store(*_rows()), return_exceptions=True
-        )
+        stores = [writer.store(*_rows()), writer.store(*_rows())]
+        return await asyncio.gather(*stores, return_exceptions=True)
 
     outcomes = asyncio.run(failing())
     assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
