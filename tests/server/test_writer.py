@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,24 +26,34 @@ from pyjobs.server.writer import SubmitWriter
 from tests.support.postgres import database_of
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A migrated database of its own, of each kind."""
-    with database_of(request.param, tmp_path) as url:
+@contextmanager
+def _migrated(kind: str, tmp_path: Path) -> Iterator[Database]:
+    with database_of(kind, tmp_path) as url:
         database = Database(url)
         upgrade(database)
         yield database
         database.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of its own, of each kind."""
+    with _migrated(request.param, tmp_path) as database:
+        yield database
 
 
 @pytest.fixture
 def sqlite(tmp_path: Path) -> Iterator[Database]:
     """A migrated SQLite database of its own."""
-    with database_of("sqlite", tmp_path) as url:
-        database = Database(url)
-        upgrade(database)
+    with _migrated("sqlite", tmp_path) as database:
         yield database
-        database.dispose()
+
+
+@pytest.fixture
+def postgresql(tmp_path: Path) -> Iterator[Database]:
+    """A migrated PostgreSQL database of its own."""
+    with _migrated("postgresql", tmp_path) as database:
+        yield database
 
 
 def _rows(key: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -175,26 +186,22 @@ def test_sqlite_locked_elsewhere_waits_off_the_event_loop(sqlite: Database) -> N
     assert _count(sqlite) == 1
 
 
-def test_a_postgresql_connection_that_died_is_replaced(tmp_path: Path) -> None:
-    with database_of("postgresql", tmp_path) as url:
-        database = Database(url)
-        upgrade(database)
-        writer = _writer(database)
+def test_a_postgresql_connection_that_died_is_replaced(postgresql: Database) -> None:
+    writer = _writer(postgresql)
 
-        async def scenario() -> None:
-            await writer.store(*_rows())
-            # The server ends the writer's connection (as a restart of PostgreSQL would).
-            with database.engine.begin() as connection:
-                ended = connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                ).all()
-            assert ended
-            await writer.store(*_rows())
-            await writer.stop()
+    async def scenario() -> None:
+        await writer.store(*_rows())
+        # The server ends the writer's connection (as a restart of PostgreSQL would).
+        with postgresql.engine.begin() as connection:
+            ended = connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        assert ended
+        await writer.store(*_rows())
+        await writer.stop()
 
-        asyncio.run(scenario())
-        assert _count(database) == 2
-        database.dispose()
+    asyncio.run(scenario())
+    assert _count(postgresql) == 2

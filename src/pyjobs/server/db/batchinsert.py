@@ -67,7 +67,7 @@ class SqliteBatches:
             return
         except OperationalError as error:
             # SQLITE_BUSY at BEGIN IMMEDIATE: nothing was written; anything else is real.
-            if "locked" not in str(error.orig):
+            if getattr(error.orig, "sqlite_errorname", None) != "SQLITE_BUSY":
                 raise
         await to_thread.run_sync(self._insert_waiting, tasks, runs)
 
