@@ -284,8 +284,14 @@ def test_operations_endpoints(server: str, api: httpx.Client) -> None:
     assert 'pyjobs_runs_finished_total{reason="",status="succeeded"}' in metrics
     docs = httpx.get(f"{server}/docs")
     assert docs.status_code == 200
-    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    openapi = httpx.get(f"{server}/openapi.json").json()
+    paths = openapi["paths"]
     assert {"/api/v1/tasks/submit", "/api/v1/tasks/{task_id}/logs", "/healthz"} <= set(paths)
+    # Submit reads its body itself: its documented body and header must still be there.
+    submit_doc = paths["/api/v1/tasks/submit"]["post"]
+    body_ref = submit_doc["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body_ref.rsplit("/", 1)[1] in openapi["components"]["schemas"]
+    assert [p["name"] for p in submit_doc["parameters"]] == ["idempotency-key"]
 
 
 def test_state_survives_on_disk(api: httpx.Client, settings: Settings) -> None:
