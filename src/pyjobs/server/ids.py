@@ -7,6 +7,9 @@ import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+# Every pair of characters, indexed by 10 bits: 13 lookups spell the 130 bits of an id
+# (two leading zero bits, then 128), at a third of the cost of 26 single ones.
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
 _lock = threading.Lock()
 _last = (0, 0)
 
@@ -24,4 +27,4 @@ def new_id() -> str:
             randomness = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
         _last = (millis, randomness)
     value = (millis << 80) | randomness
-    return "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
