@@ -59,6 +59,18 @@ def test_bad_requirements_are_refused(given: str, reason: str) -> None:
     assert reason in str(caught.value)
 
 
+def test_a_verdict_asked_again_is_the_same_and_each_refusal_a_new_error() -> None:
+    # Verdicts are remembered: a second asking answers alike, and a refusal raised again
+    # is a new exception (a reused one would carry every earlier traceback along).
+    assert parse_requirement("requests ~= 2.31") == parse_requirement("requests ~= 2.31")
+    errors = []
+    for _ in range(2):
+        with pytest.raises(RequirementError, match="not a valid PEP 508") as caught:
+            parse_requirement("numpy; rm -rf /")
+        errors.append(caught.value)
+    assert errors[0] is not errors[1]
+
+
 def test_errors_echo_only_a_short_token() -> None:
     with pytest.raises(RequirementError) as caught:
         parse_requirement("numpy; " + "x" * 5000)

@@ -7,6 +7,7 @@ refused, naming the offending token (never more of the user's text than that).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,26 @@ def show(token: str) -> str:
 
 def parse_requirement(text: str) -> str:
     """Validate one PEP 508 requirement and return it in its normalised form."""
+    if len(text) > MAX_REQUIREMENT_LENGTH:  # refused at once, and kept out of the cache
+        return _parse_requirement(text)
+    normalised, problem = _remembered(text)
+    if problem is not None:
+        raise RequirementError(problem)
+    return normalised
+
+
+# Teams ask for the same packages over and over, and packaging's parser is most of what
+# validating a submission costs. The verdict is kept, not the exception: a raised
+# exception grows a traceback each time it is raised again.
+@functools.lru_cache(maxsize=4096)
+def _remembered(text: str) -> tuple[str, str | None]:
+    try:
+        return _parse_requirement(text), None
+    except RequirementError as error:
+        return "", str(error)
+
+
+def _parse_requirement(text: str) -> str:
     token = text.strip()
     if not token:
         raise RequirementError("empty requirement")

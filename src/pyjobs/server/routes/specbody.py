@@ -8,6 +8,7 @@ they become HTTP answers in the one place that maps errors.
 
 from __future__ import annotations
 
+import functools
 import json
 from email.message import Message
 from typing import Any
@@ -28,6 +29,9 @@ OPENAPI_BODY: dict[str, Any] = {
 }
 
 
+# Parsing the header with the email package costs more than a cache lookup, and clients
+# send the same few values.
+@functools.lru_cache(maxsize=64)
 def _is_json(content_type: str | None) -> bool:
     # As FastAPI decides: no Content-Type, or a JSON one (application/json, …+json).
     if not content_type:
