@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from pyjobs.cli.options import fail, load_settings
@@ -30,6 +28,7 @@ def serve(host: str, port: int, insecure: bool) -> None:
     from pyjobs.server.db.engine import Database  # noqa: PLC0415
     from pyjobs.server.db.upgrade import upgrade  # noqa: PLC0415
     from pyjobs.server.deps import is_loopback  # noqa: PLC0415
+    from pyjobs.server.logs import configure_logging  # noqa: PLC0415
 
     settings = load_settings()
     database = Database(settings.database)
@@ -41,7 +40,7 @@ def serve(host: str, port: int, insecure: bool) -> None:
             f"refusing to serve on {host} without API tokens: create one with "
             "'pyjobs token create NAME', or pass --insecure"
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     app = create_app(settings, insecure=insecure)
     uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
 
