@@ -205,3 +205,41 @@ def test_a_postgresql_connection_that_died_is_replaced(postgresql: Database) -> 
 
     asyncio.run(scenario())
     assert _count(postgresql) == 2
+
+
+def test_rows_read_back_through_the_orm_as_they_were_given(database: Database) -> None:
+    task, run = _rows("clé \"quoted\" 'key' \\ ✓")
+    spec = {"python_code": "print(\"ünïcode ✓ \\n\", 'x')", "env": {"A": "1"}, "network": False}
+    task["spec"] = run["spec"] = spec
+    task["owner_id"] = None
+    run.update(manifest=None, limits=["memory"], cancel_requested=True, workflow_name="wf-x")
+    writer = _writer(database)
+
+    async def scenario() -> None:
+        await writer.store(task, run)
+        await writer.stop()
+
+    asyncio.run(scenario())
+    with database.reader() as session:
+        stored_task = session.get(Task, task["id"])
+        stored_run = session.get(Run, run["id"])
+        assert stored_task is not None
+        assert stored_run is not None
+        for stored, given in ((stored_task, task), (stored_run, run)):
+            for column, value in given.items():
+                assert getattr(stored, column) == value, column
+        assert stored_run.created_at.tzinfo is not None
+
+
+def test_rows_without_a_column_the_orm_would_default_are_refused(database: Database) -> None:
+    task, run = _rows()
+    del run["message"]  # the model's default is "": a raw insert would store NULL
+    writer = _writer(database)
+
+    async def scenario() -> None:
+        with pytest.raises(ValueError, match="message"):
+            await writer.store(task, run)
+        await writer.stop()
+
+    asyncio.run(scenario())
+    assert _count(database) == 0
