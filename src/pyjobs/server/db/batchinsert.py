@@ -8,28 +8,30 @@ waits for the write lock (busy timeout 0): when another writer holds it, that ba
 waits for it in a worker thread. PostgreSQL is written through psycopg's asyncio
 connection: the loop serves other requests while the statement travels.
 
-Neither goes through SQLAlchemy's per-row parameter processing, which cost more than the
-database's own work (measured on a batch of 16: 150-190 µs a submission on SQLite against
-115-155 this way; on PostgreSQL two pipelined executemany and a commit, 210-230, against
-≈90 for the one statement below). The rows are still stored exactly as the ORM stores and
-reads them: SQLite's values go through each column's own bind processor.
+Both talk to the driver directly. SQLAlchemy's per-row parameter processing and per-call
+bookkeeping cost more than the database's own work (a batch of 16 on SQLite: 150-190 µs a
+submission through SQLAlchemy Core, ≈45 of them in sqlite3 itself). The rows are still
+stored exactly as the ORM stores and reads them (SQLite's values go through each column's
+own bind processor), and errors are raised as SQLAlchemy's, as its engine would raise them.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+import psycopg
 from anyio import to_thread
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Engine, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.pool import PoolProxiedConnection
 
-from pyjobs.server.db.engine import Database, engine_url, make_engine
+from pyjobs.server.db.engine import Database, libpq_url, make_engine
 from pyjobs.server.db.models import Base, Run, Task
 
 TASKS: Table = Base.metadata.tables[Task.__tablename__]
@@ -66,6 +68,10 @@ def _columns(table: Table, rows: Rows) -> tuple[str, ...]:
     return columns
 
 
+# Values the rows of one submission share (its spec snapshot, its time) are encoded once.
+_Memo = dict[tuple[type, int], Any]
+
+
 class _SqliteStatement:
     """One table's INSERT on SQLite, with each column's bind processor, made once."""
 
@@ -73,20 +79,29 @@ class _SqliteStatement:
         # The table's own column names (checked by _columns), nothing a client sent.
         names, marks = ", ".join(columns), ", ".join("?" for _ in columns)
         self.sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
-        self.processors: list[tuple[str, Callable[[Any], Any] | None]] = [
-            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in columns
-        ]
+        self.processors: list[tuple[str, type, Callable[[Any], Any] | None]] = []
+        for name in columns:
+            column_type = table.c[name].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
+            self.processors.append((name, type(column_type), process))
 
-    def parameters(self, rows: Rows) -> list[tuple[Any, ...]]:
-        """Each row as the tuple sqlite3 binds, its values as the ORM would store them."""
-        processors = self.processors
-        return [
-            tuple(
-                row[name] if process is None else process(row[name]) for name, process in processors
-            )
-            for row in rows
-        ]
+    def parameters(self, rows: Rows, memo: _Memo) -> list[list[Any]]:
+        """Each row's values as sqlite3 binds them, stored as the ORM would store them."""
+        parameters = []
+        for row in rows:
+            values = []
+            for name, kind, process in self.processors:
+                value = row[name]
+                if process is not None:
+                    # Columns of one type encode a value alike; the memo lives no longer
+                    # than the rows, so no id is reused meanwhile.
+                    key = (kind, id(value))
+                    if key not in memo:
+                        memo[key] = process(value)
+                    value = memo[key]
+                values.append(value)
+            parameters.append(values)
+        return parameters
 
 
 class SqliteBatches:
@@ -95,44 +110,86 @@ class SqliteBatches:
     def __init__(self, database: Database) -> None:
         self.db = database
         self._engine: Engine = make_engine(database.url, pool_size=1, busy_timeout_ms=0)
-        self._connection: Connection | None = None
+        self._pooled: PoolProxiedConnection | None = None
 
     async def insert(self, tasks: Rows, runs: Rows) -> None:
         """Commit now, or in a worker thread if another writer holds the lock."""
+        statements = self._statements(tasks, runs)
+        connection = self._connect()
         try:
-            with self._connect().begin() as transaction:
-                self._insert(transaction.connection, tasks, runs)
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorname != "SQLITE_BUSY":
+                self._release()
+                raise _translated(error, "BEGIN IMMEDIATE") from error
+            # Another writer holds the lock: wait for it (busy timeout) off the event loop.
+            await to_thread.run_sync(self._insert_waiting, statements)
             return
-        except OperationalError as error:
-            # SQLITE_BUSY at BEGIN IMMEDIATE: nothing was written; anything else is real.
-            if getattr(error.orig, "sqlite_errorname", None) != "SQLITE_BUSY":
-                raise
-        await to_thread.run_sync(self._insert_waiting, tasks, runs)
+        _write(connection, statements)
 
-    def _connect(self) -> Connection:
-        if self._connection is None or self._connection.invalidated:
-            self._connection = self._engine.connect()
-        return self._connection
-
-    def _insert_waiting(self, tasks: Rows, runs: Rows) -> None:
-        with self.db.engine.begin() as connection:
-            self._insert(connection, tasks, runs)
-
-    def _insert(self, connection: Connection, tasks: Rows, runs: Rows) -> None:
-        # The tasks first: the runs refer to them. A list of tuples is one executemany.
+    def _statements(self, tasks: Rows, runs: Rows) -> list[tuple[str, list[list[Any]]]]:
+        memo: _Memo = {}
+        statements = []
+        # The tasks first: the runs refer to them.
         for table, rows in ((TASKS, tasks), (RUNS, runs)):
-            statement = _sqlite_statement(table, _columns(table, rows), connection.dialect)
-            connection.exec_driver_sql(statement.sql, statement.parameters(rows))
+            statement = _sqlite_statement(table, _columns(table, rows), self._engine.dialect)
+            statements.append((statement.sql, statement.parameters(rows, memo)))
+        return statements
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection of the engine's, set up as every other (WAL, foreign keys, no
+        # implicit transactions), but used through sqlite3 alone.
+        if self._pooled is None:
+            self._pooled = self._engine.raw_connection()
+        return cast(sqlite3.Connection, self._pooled.driver_connection)
+
+    def _release(self) -> None:
+        if self._pooled is not None:
+            self._pooled.invalidate()  # not trusted again: the next batch opens another
+            self._pooled = None
+
+    def _insert_waiting(self, statements: list[tuple[str, list[list[Any]]]]) -> None:
+        pooled = self.db.engine.raw_connection()
+        try:
+            connection = cast(sqlite3.Connection, pooled.driver_connection)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise _translated(error, "BEGIN IMMEDIATE") from error
+            _write(connection, statements)
+        finally:
+            pooled.close()
 
     async def close(self) -> None:
         """Close the loop's connection."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._pooled is not None:
+            self._pooled.close()
+            self._pooled = None
         self._engine.dispose()
 
 
-@functools.cache
+def _write(connection: sqlite3.Connection, statements: list[tuple[str, list[list[Any]]]]) -> None:
+    """Run the statements in the transaction just begun, and commit; roll back on error."""
+    sql = "COMMIT"
+    try:
+        for sql, parameters in statements:
+            connection.executemany(sql, parameters)
+        sql = "COMMIT"
+        connection.execute(sql)
+    except BaseException as error:
+        connection.rollback()
+        if isinstance(error, sqlite3.Error):
+            raise _translated(error, sql) from error
+        raise
+
+
+def _translated(error: Exception, statement: str) -> StatementError:
+    """The driver's error as SQLAlchemy's engine raises it (IntegrityError, …), rows hidden."""
+    base = sqlite3.Error if isinstance(error, sqlite3.Error) else psycopg.Error
+    return DBAPIError.instance(statement, None, error, base, hide_parameters=True)
+
+
+@functools.lru_cache(maxsize=64)  # one engine (dialect) per server, two tables
 def _sqlite_statement(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _SqliteStatement:
     return _SqliteStatement(table, columns, dialect)
 
@@ -170,38 +227,36 @@ class PostgresBatches:
     """PostgreSQL: one statement per batch, committed on its own, on psycopg's asyncio."""
 
     def __init__(self, url: str) -> None:
-        # One flush is in flight at a time: one connection, kept (a pool's checkout,
-        # ping and reset were a tenth of a submission's CPU). The one statement is its own
-        # transaction: no BEGIN or COMMIT to send.
-        self._engine: AsyncEngine = create_async_engine(
-            engine_url(url), pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT"
-        )
-        self._connection: AsyncConnection | None = None
+        self._url = libpq_url(url)
+        # One flush is in flight at a time: one connection, kept. The one statement is its
+        # own transaction (autocommit): no BEGIN or COMMIT to send.
+        self._connection: psycopg.AsyncConnection[Any] | None = None
 
     async def insert(self, tasks: Rows, runs: Rows) -> None:
         """Commit the rows in one statement, on a new connection if the kept one died."""
         statement = _postgres_statement(_columns(TASKS, tasks), _columns(RUNS, runs))
         parameters = {TASKS.name: _encode(tasks), RUNS.name: _encode(runs)}
         try:
-            await self._execute(statement, parameters)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-            # Dead since the last batch (a database restart, an idle timeout): its first
-            # statement failed, so nothing was written. Ids are the client's own: should the
-            # commit itself have been cut off after all, the retry fails as a duplicate.
-            self._connection = None
-            await self._execute(statement, parameters)
+            try:
+                await self._execute(statement, parameters)
+            except psycopg.OperationalError:
+                if self._connection is None or not self._connection.broken:
+                    raise
+                # Dead since the last batch (a database restart, an idle timeout): nothing
+                # was written. Ids are the client's own: should the statement have been
+                # committed after all, the retry fails as a duplicate.
+                self._connection = None
+                await self._execute(statement, parameters)
+        except psycopg.Error as error:
+            raise _translated(error, statement) from error
 
     async def _execute(self, statement: str, parameters: dict[str, str]) -> None:
-        if self._connection is None or self._connection.invalidated:
-            self._connection = await self._engine.connect()
-        async with self._connection.begin():
-            await self._connection.exec_driver_sql(statement, parameters)
+        if self._connection is None or self._connection.closed:
+            self._connection = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+        await self._connection.execute(statement, parameters)
 
     async def close(self) -> None:
         """Close the connection."""
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
-        await self._engine.dispose()

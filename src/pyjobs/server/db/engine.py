@@ -51,6 +51,11 @@ def engine_url(url: str) -> str:
     return url
 
 
+def libpq_url(url: str) -> str:
+    """A PostgreSQL URL as libpq (and psycopg on its own) reads it: no `+driver`."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def make_engine(url: str, pool_size: int = 20, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """An engine for `url`, tuned for its database (`busy_timeout_ms`: SQLite only)."""
     parsed = make_url(url)
