@@ -73,16 +73,19 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
+# Who calls a loopback-only server without tokens: its local user, as admin.
+LOCAL_ADMIN = Principal(None, admin=True)
+
+
 async def principal_of(request: Request) -> Principal:
     """Who is calling: the bearer token's owner, or the local admin of a loopback server."""
     checker: TokenChecker = request.app.state.tokens
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
     # Answers are cached for seconds: the database (off the event loop) only when they expire.
     tokens_exist = checker.tokens_exist_cached()
     if tokens_exist is None:
         tokens_exist = await to_thread.run_sync(checker.tokens_exist)
     if tokens_exist:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("a bearer token is required (Authorization: Bearer …)")
         identity = checker.identify_cached(token.strip())
@@ -91,11 +94,11 @@ async def principal_of(request: Request) -> Principal:
         return Principal(identity.token_id, identity.admin)
     # No tokens configured: a loopback-only server where the local user is the admin
     # (unless started with --insecure, which opens it to everyone).
-    if not request.app.state.insecure and not is_loopback(
-        request.client.host if request.client else None
-    ):
-        raise ForbiddenError("this server has no tokens and serves only its own machine")
-    return Principal(None, admin=True)
+    if not request.app.state.insecure:
+        client = request.scope.get("client")
+        if not is_loopback(client[0] if client else None):
+            raise ForbiddenError("this server has no tokens and serves only its own machine")
+    return LOCAL_ADMIN
 
 
 ServiceDep = Annotated[TaskService, Depends(_service)]
