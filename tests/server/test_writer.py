@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from pyjobs.errors import ShuttingDownError
@@ -243,3 +243,29 @@ def test_rows_without_a_column_the_orm_would_default_are_refused(database: Datab
 
     asyncio.run(scenario())
     assert _count(database) == 0
+
+
+def test_postgresql_commits_a_second_batch_while_the_first_waits(postgresql: Database) -> None:
+    writer = _writer(postgresql)
+    first_task, first_run = _rows("held")
+    # Another session holds the same key uncommitted: the first batch waits for it.
+    holder = postgresql.engine.connect()
+    holder_task, _ = _rows("held")
+    holder.execute(insert(Task), [holder_task])
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(writer.store(first_task, first_run))
+        await asyncio.sleep(0.3)
+        assert not first.done()
+        # The second batch goes out on the other connection and commits meanwhile.
+        await asyncio.wait_for(writer.store(*_rows()), timeout=10)
+        assert not first.done()
+        holder.rollback()  # the key is free again: the first batch commits too
+        await asyncio.wait_for(first, timeout=10)
+        await writer.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        holder.close()
+    assert _count(postgresql) == 2

@@ -1,10 +1,12 @@
 """Group commit: submissions are stored many per transaction, from the event loop.
 
-Requests queue their prepared rows and await a future; one flush at a time takes whatever
-is queued (up to `max_batch`), inserts it in one transaction, and only then resolves the
-futures, so a 201 still means "committed". What queues while a batch commits joins the
-next one, so the commit's cost is shared by the whole batch and SQLite never sees
-submissions contend for its write lock.
+Requests queue their prepared rows and await a future; a flush takes whatever is queued
+(up to `max_batch`), inserts it in one transaction, and only then resolves the futures, so
+a 201 still means "committed". What queues while a batch commits joins the next one, so
+the commit's cost is shared by the whole batch and SQLite never sees submissions contend
+for its write lock. As many flushes run at once as the inserter has connections: on
+PostgreSQL a second batch is sent while the first one's commit is still on its way, so the
+server is not left idle waiting for the database's disk.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class SubmitWriter:
         self.on_commit = on_commit
         self.max_batch = max_batch
         self._queue: list[_Pending] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
         self._open = False
 
     def start(self) -> None:
@@ -57,8 +59,8 @@ class SubmitWriter:
     async def stop(self) -> None:
         """Refuse new submissions, commit those queued, and close the connections."""
         self._open = False
-        if self._flushing is not None:
-            await self._flushing
+        while self._flushes:
+            await asyncio.wait(self._flushes)
         await self.inserter.close()
 
     async def store(self, task: dict[str, Any], run: dict[str, Any]) -> None:
@@ -67,20 +69,19 @@ class SubmitWriter:
             raise ShuttingDownError("the server is shutting down and takes no submissions")
         future = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(task, run, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
+        if len(self._flushes) < self.inserter.connections:
+            flush = asyncio.create_task(self._flush())
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
         await future
 
     async def _flush(self) -> None:
-        try:
-            # One turn of the loop first: the requests already parsed join this batch.
-            await asyncio.sleep(0)
-            while self._queue:
-                batch = self._queue[: self.max_batch]
-                del self._queue[: self.max_batch]
-                await self._write(batch)
-        finally:
-            self._flushing = None
+        # One turn of the loop first: the requests already parsed join this batch.
+        await asyncio.sleep(0)
+        while self._queue:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            await self._write(batch)
 
     async def _write(self, batch: list[_Pending]) -> None:
         """Store the batch in one transaction; row by row when one row breaks it."""

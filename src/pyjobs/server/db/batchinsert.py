@@ -43,6 +43,9 @@ Rows = list[dict[str, Any]]
 class BatchInserter(Protocol):
     """Stores tasks and their runs in one transaction; raises what the database raised."""
 
+    # How many inserts may be in flight at once.
+    connections: int
+
     async def insert(self, tasks: Rows, runs: Rows) -> None:
         """Return once the rows are committed."""
 
@@ -106,6 +109,9 @@ class _SqliteStatement:
 
 class SqliteBatches:
     """SQLite: in place, on one connection of its own that never waits for the lock."""
+
+    # An insert runs to its end without giving the loop back: one is in flight at most.
+    connections = 1
 
     def __init__(self, database: Database) -> None:
         self.db = database
@@ -226,37 +232,44 @@ _encode = json.JSONEncoder(ensure_ascii=False, default=_json_value).encode
 class PostgresBatches:
     """PostgreSQL: one statement per batch, committed on its own, on psycopg's asyncio."""
 
+    # Two batches in flight: one is sent while the other's commit waits for the disk.
+    connections = 2
+
     def __init__(self, url: str) -> None:
         self._url = libpq_url(url)
-        # One flush is in flight at a time: one connection, kept. The one statement is its
-        # own transaction (autocommit): no BEGIN or COMMIT to send.
-        self._connection: psycopg.AsyncConnection[Any] | None = None
+        # Connections are kept between batches (a pool's checkout, ping and reset were a
+        # tenth of a submission's CPU). Each statement is its own transaction (autocommit):
+        # no BEGIN or COMMIT to send.
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
 
     async def insert(self, tasks: Rows, runs: Rows) -> None:
-        """Commit the rows in one statement, on a new connection if the kept one died."""
+        """Commit the rows in one statement, on a new connection if a kept one died."""
         statement = _postgres_statement(_columns(TASKS, tasks), _columns(RUNS, runs))
         parameters = {TASKS.name: _encode(tasks), RUNS.name: _encode(runs)}
+        connection = None
         try:
+            connection = self._idle.pop() if self._idle else await self._connect()
             try:
-                await self._execute(statement, parameters)
+                await connection.execute(statement, parameters)
             except psycopg.OperationalError:
-                if self._connection is None or not self._connection.broken:
+                if not connection.broken:
                     raise
-                # Dead since the last batch (a database restart, an idle timeout): nothing
+                # Dead since its last batch (a database restart, an idle timeout): nothing
                 # was written. Ids are the client's own: should the statement have been
                 # committed after all, the retry fails as a duplicate.
-                self._connection = None
-                await self._execute(statement, parameters)
+                await connection.close()
+                connection = await self._connect()
+                await connection.execute(statement, parameters)
         except psycopg.Error as error:
             raise _translated(error, statement) from error
+        finally:
+            if connection is not None and not connection.closed:
+                self._idle.append(connection)
 
-    async def _execute(self, statement: str, parameters: dict[str, str]) -> None:
-        if self._connection is None or self._connection.closed:
-            self._connection = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-        await self._connection.execute(statement, parameters)
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self._url, autocommit=True)
 
     async def close(self) -> None:
-        """Close the connection."""
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+        """Close the connections."""
+        while self._idle:
+            await self._idle.pop().close()
