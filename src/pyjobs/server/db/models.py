@@ -119,10 +119,10 @@ class Run(Base):
     task: Mapped[Task] = relationship(back_populates="runs")
 
     __table_args__ = (
+        # Also finds a task's runs (task_id leads): no index of task_id alone is needed.
         UniqueConstraint("task_id", "number", name="uq_runs_task_number"),
         # The dispatcher's question: which runs wait, oldest first?
         Index("ix_runs_status_claimed_id", "status", "claimed_by", "id"),
-        Index("ix_runs_task_id", "task_id"),
     )
 
 
