@@ -40,9 +40,22 @@ async def _service(request: Request) -> TaskService:
     return service_of(request)
 
 
+def header_of(request: Request, name: bytes) -> str | None:
+    """The value of a request header (`name` in lower case, as ASGI gives names), or None.
+
+    One pass over the raw headers: Starlette's lookup raises and catches a KeyError for
+    every header that is absent, which cost more than the rest of reading the caller.
+    """
+    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def idempotency_key_of(request: Request) -> str | None:
     """The request's Idempotency-Key, checked as FastAPI checks a declared header."""
-    key = request.headers.get("idempotency-key")
+    key = header_of(request, b"idempotency-key")
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         raise RequestValidationError(
             [
@@ -85,7 +98,7 @@ async def principal_of(request: Request) -> Principal:
     if tokens_exist is None:
         tokens_exist = await to_thread.run_sync(checker.tokens_exist)
     if tokens_exist:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        scheme, _, token = (header_of(request, b"authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("a bearer token is required (Authorization: Bearer …)")
         identity = checker.identify_cached(token.strip())

@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from pyjobs.server.deps import header_of
 from pyjobs.spec import TaskSpec
 
 # The request body as the API documents it: the TaskSpec schema that the preview route
@@ -52,7 +53,7 @@ def _invalid(error: ValidationError) -> RequestValidationError:
 async def read_spec(request: Request) -> TaskSpec:
     """The body as a `TaskSpec`; `RequestValidationError` naming the field if it is not one."""
     body = await request.body()
-    if not _is_json(request.headers.get("content-type")):
+    if not _is_json(header_of(request, b"content-type")):
         raise RequestValidationError(
             [{"type": "model_attributes_type", "loc": ("body",), "msg": "the body must be JSON"}]
         )
