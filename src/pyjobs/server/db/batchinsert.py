@@ -6,7 +6,7 @@ forth many times per batch (≈160 µs a submission, measured). So SQLite is wri
 a commit in WAL mode without fsync takes tens of µs, and the loop's own connection never
 waits for the write lock (busy timeout 0): when another writer holds it, that batch alone
 waits for it in a worker thread. PostgreSQL is written through psycopg's asyncio
-connection: the loop serves other requests while the statement travels.
+connections, one statement per batch: the loop serves other requests while it travels.
 
 Both talk to the driver directly. SQLAlchemy's per-row parameter processing and per-call
 bookkeeping cost more than the database's own work (a batch of 16 on SQLite: 150-190 µs a
