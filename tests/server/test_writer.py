@@ -269,3 +269,20 @@ def test_postgresql_commits_a_second_batch_while_the_first_waits(postgresql: Dat
     finally:
         holder.close()
     assert _count(postgresql) == 2
+
+
+def test_one_submission_after_another_from_one_task_each_commit(database: Database) -> None:
+    # A request that resumes the moment its batch commits and submits again must find a
+    # flush to take it, also before the loop has noticed the last one has ended.
+    writer = _writer(database)
+
+    async def one_after_another() -> None:
+        for _ in range(5):
+            await writer.store(*_rows())
+
+    async def scenario() -> None:
+        await asyncio.wait_for(one_after_another(), timeout=10)
+        await writer.stop()
+
+    asyncio.run(scenario())
+    assert _count(database) == 5

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 
@@ -72,16 +72,21 @@ class SubmitWriter:
         if len(self._flushes) < self.inserter.connections:
             flush = asyncio.create_task(self._flush())
             self._flushes.add(flush)
-            flush.add_done_callback(self._flushes.discard)
+            flush.add_done_callback(self._flushes.discard)  # also if cancelled unstarted
         await future
 
     async def _flush(self) -> None:
-        # One turn of the loop first: the requests already parsed join this batch.
-        await asyncio.sleep(0)
-        while self._queue:
-            batch = self._queue[: self.max_batch]
-            del self._queue[: self.max_batch]
-            await self._write(batch)
+        try:
+            # One turn of the loop first: the requests already parsed join this batch.
+            await asyncio.sleep(0)
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                await self._write(batch)
+        finally:
+            # Now, not in the task's done callback: a request the loop runs before that
+            # callback would find no free flush, and its row would wait for the next one.
+            self._flushes.discard(cast(asyncio.Task[None], asyncio.current_task()))
 
     async def _write(self, batch: list[_Pending]) -> None:
         """Store the batch in one transaction; row by row when one row breaks it."""
