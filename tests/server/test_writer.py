@@ -286,3 +286,29 @@ def test_one_submission_after_another_from_one_task_each_commit(database: Databa
 
     asyncio.run(scenario())
     assert _count(database) == 5
+
+
+def test_a_postgresql_insert_cancelled_in_flight_leaves_the_inserter_usable(
+    postgresql: Database,
+) -> None:
+    inserter = batch_inserter(postgresql)
+    holder = postgresql.engine.connect()
+    held_task, _ = _rows("held")
+    holder.execute(insert(Task), [held_task])  # uncommitted: an insert of "held" waits
+
+    async def scenario() -> None:
+        waiting = asyncio.ensure_future(inserter.insert(*([row] for row in _rows("held"))))
+        await asyncio.sleep(0.3)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        holder.rollback()
+        # psycopg cancels the statement on the server: the connection serves the next batch.
+        await asyncio.wait_for(inserter.insert(*([row] for row in _rows())), timeout=10)
+        await inserter.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        holder.close()
+    assert _count(postgresql) == 1
