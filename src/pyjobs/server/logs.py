@@ -13,17 +13,16 @@ class LineFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(FORMAT)
-        self._second = -1
-        self._second_text = ""
+        self._second: tuple[int, str] = (-1, "")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """`2026-12-05 11:12:10,362`, as logging's default, from a per-second cache."""
-        second = int(record.created)
-        if second != self._second:
-            # Set together: a thread seeing a new second re-makes the text, never mixes two.
-            self._second_text = time.strftime(self.default_time_format, self.converter(second))
-            self._second = second
-        return f"{self._second_text},{int(record.msecs):03d}"
+        second, text = self._second  # one attribute: a thread never sees half an update
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = (second, text)
+        return f"{text},{int(record.msecs):03d}"
 
 
 def configure_logging(level: int = logging.INFO) -> None:
