@@ -63,12 +63,17 @@ def batch_inserter(database: Database) -> BatchInserter:
 def _columns(table: Table, rows: Rows) -> tuple[str, ...]:
     """The columns the rows give (all give the same), checked against the table."""
     columns = tuple(rows[0])
+    _check_columns(table, columns)
+    return columns
+
+
+@functools.cache  # the rows of every batch give the same columns: checked once
+def _check_columns(table: Table, columns: tuple[str, ...]) -> None:
     # What SQLAlchemy would fill in by itself must be given: these inserts bypass it.
     defaulted = [c.name for c in table.columns if c.default is not None and c.name not in columns]
     unknown = [name for name in columns if name not in table.columns]
     if defaulted or unknown:
         raise ValueError(f"{table.name}: rows lack {defaulted} or have unknown {unknown}")
-    return columns
 
 
 # Values the rows of one submission share (its spec snapshot, its time) are encoded once.
