@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from pyjobs.errors import ShuttingDownError
@@ -93,6 +93,18 @@ def _writer(database: Database, on_commit: Any = lambda: None) -> SubmitWriter:
     writer = SubmitWriter(batch_inserter(database), on_commit=on_commit)
     writer.start()
     return writer
+
+
+@contextmanager
+def _key_held(database: Database, key: str) -> Iterator[Connection]:
+    """Another session holds a task with `key`, uncommitted: inserts of the key wait for it."""
+    holder = database.engine.connect()
+    held_task, _ = _rows(key)
+    holder.execute(insert(Task), [held_task])
+    try:
+        yield holder  # rollback() frees the key
+    finally:
+        holder.close()
 
 
 def test_submissions_queued_together_commit_together(database: Database) -> None:
@@ -248,12 +260,8 @@ def test_rows_without_a_column_the_orm_would_default_are_refused(database: Datab
 def test_postgresql_commits_a_second_batch_while_the_first_waits(postgresql: Database) -> None:
     writer = _writer(postgresql)
     first_task, first_run = _rows("held")
-    # Another session holds the same key uncommitted: the first batch waits for it.
-    holder = postgresql.engine.connect()
-    holder_task, _ = _rows("held")
-    holder.execute(insert(Task), [holder_task])
 
-    async def scenario() -> None:
+    async def scenario(holder: Connection) -> None:
         first = asyncio.ensure_future(writer.store(first_task, first_run))
         await asyncio.sleep(0.3)
         assert not first.done()
@@ -264,10 +272,9 @@ def test_postgresql_commits_a_second_batch_while_the_first_waits(postgresql: Dat
         await asyncio.wait_for(first, timeout=10)
         await writer.stop()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        holder.close()
+    # Another session holds the same key uncommitted: the first batch waits for it.
+    with _key_held(postgresql, "held") as holder:
+        asyncio.run(scenario(holder))
     assert _count(postgresql) == 2
 
 
@@ -292,11 +299,8 @@ def test_a_postgresql_insert_cancelled_in_flight_leaves_the_inserter_usable(
     postgresql: Database,
 ) -> None:
     inserter = batch_inserter(postgresql)
-    holder = postgresql.engine.connect()
-    held_task, _ = _rows("held")
-    holder.execute(insert(Task), [held_task])  # uncommitted: an insert of "held" waits
 
-    async def scenario() -> None:
+    async def scenario(holder: Connection) -> None:
         waiting = asyncio.ensure_future(inserter.insert(*([row] for row in _rows("held"))))
         await asyncio.sleep(0.3)
         waiting.cancel()
@@ -307,8 +311,6 @@ def test_a_postgresql_insert_cancelled_in_flight_leaves_the_inserter_usable(
         await asyncio.wait_for(inserter.insert(*([row] for row in _rows())), timeout=10)
         await inserter.close()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        holder.close()
+    with _key_held(postgresql, "held") as holder:
+        asyncio.run(scenario(holder))
     assert _count(postgresql) == 1
