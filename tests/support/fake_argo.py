@@ -16,6 +16,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class FakeArgo:
         # Tokens valid besides `token`: Kubernetes honours an old token until it expires.
         self.also_accepted: set[str] = set()
         self.refused_tokens = 0
+        self.accepted_tokens: Counter[str] = Counter()  # requests honoured, by token
         self.timing = timing or Timing()
         self.port = free_port()
         self.workflows: dict[str, FakeWorkflow] = {}
@@ -143,6 +145,7 @@ class FakeArgo:
         with self.lock:
             valid = {f"Bearer {token}" for token in (self.token, *self.also_accepted)}
             if header in valid:
+                self.accepted_tokens[header.removeprefix("Bearer ")] += 1
                 return True
             self.refused_tokens += 1
             return False

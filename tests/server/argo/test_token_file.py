@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.executors.helpers import wait_for
 from tests.server.argo.conftest import ArgoTarget, argo_settings
 from tests.server.argo.helpers import job, submit, wait_final, wait_run
 from tests.support.fake_argo import fake_argo
@@ -34,7 +35,10 @@ def test_a_rotated_token_file_is_used_from_the_next_request_on(tmp_path: Path) -
             rotated = f"rotated-{secrets.token_hex(8)}"
             fake.also_accepted.add(rotated)
             project_token(projected, rotated, 2)
-            # ...and the old one is revoked after it.
+            # ...and the old one is revoked once pyjobs has used the new one: a request that
+            # read the old token just before the file changed may still arrive (Kubernetes
+            # honours an old token until it expires).
+            assert wait_for(lambda: fake.accepted_tokens[rotated] > 0, timeout=30)
             with fake.lock:
                 fake.token = rotated
                 fake.also_accepted.clear()
